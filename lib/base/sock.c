@@ -1,0 +1,326 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "base/sock.h"
+
+int64_t
+clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+sock_fail(char *err, size_t errlen, const struct endpoint *ep, const char *what)
+{
+	char name[300];
+	int saved = errno;
+
+	endpoint_format(ep, name, sizeof(name));
+	snprintf(err, errlen, "%s %s: %s", what, name, strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+static int
+sock_poll_until(int fd, short events, int64_t deadline_ms)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int64_t left;
+	int rc;
+
+	for (;;) {
+		left = deadline_ms ? deadline_ms - clock_ms() : -1;
+		if (deadline_ms && left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		rc = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
+		if (rc > 0)
+			return 0;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+int
+sock_set_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0)
+		return -1;
+	return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
+int
+sock_set_cloexec(int fd)
+{
+	return fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+static int
+sock_unix_addr(const struct endpoint *ep, struct sockaddr_un *sun)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(ep->path) >= sizeof(sun->sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sun->sun_path, ep->path);
+	return 0;
+}
+
+/* Connect fd to addr, nonblocking so the deadline holds, then blocking. */
+static int
+sock_connect_addr(int fd, const struct sockaddr *sa, socklen_t salen,
+    int64_t deadline_ms)
+{
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	if (sock_set_nonblock(fd, 1) < 0)
+		return -1;
+	if (connect(fd, sa, salen) < 0) {
+		if (errno != EINPROGRESS && errno != EAGAIN)
+			return -1;
+		if (sock_poll_until(fd, POLLOUT, deadline_ms) < 0)
+			return -1;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+			return -1;
+		if (soerr != 0) {
+			errno = soerr;
+			return -1;
+		}
+	}
+	return sock_set_nonblock(fd, 0);
+}
+
+int
+sock_connect(const struct endpoint *ep, int64_t deadline_ms, char *err,
+    size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct sockaddr_un sun;
+	int fd, rc, one = 1;
+
+	if (ep->kind == ENDPOINT_UNIX) {
+		if (sock_unix_addr(ep, &sun) < 0)
+			return sock_fail(err, errlen, ep, "cannot connect to");
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return sock_fail(err, errlen, ep, "socket for");
+		if (sock_connect_addr(fd, (struct sockaddr *)&sun, sizeof(sun),
+		    deadline_ms) < 0) {
+			sock_fail(err, errlen, ep, "cannot connect to");
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	if (ep->kind != ENDPOINT_TCP) {
+		errno = EINVAL;
+		return sock_fail(err, errlen, ep, "cannot connect to");
+	}
+	rc = getaddrinfo(ep->host, ep->port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve %s: %s", ep->host,
+		    gai_strerror(rc));
+		return -1;
+	}
+	fd = -1;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (sock_connect_addr(fd, ai->ai_addr, ai->ai_addrlen,
+		    deadline_ms) == 0)
+			break;
+		rc = errno;
+		close(fd);
+		errno = rc;
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return sock_fail(err, errlen, ep, "cannot connect to");
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* A unix path may be reused only if it is a socket with no listener. */
+static int
+sock_unix_path_free(const struct endpoint *ep, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(ep->path, &st) < 0)
+		return errno == ENOENT ? 0 : sock_fail(err, errlen, ep, "cannot stat");
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return sock_fail(err, errlen, ep, "refusing to replace non-socket");
+	}
+	fd = sock_connect(ep, clock_ms() + 1000, err, errlen);
+	if (fd >= 0) {
+		close(fd);
+		errno = EADDRINUSE;
+		return sock_fail(err, errlen, ep, "another process listens on");
+	}
+	if (unlink(ep->path) < 0 && errno != ENOENT)
+		return sock_fail(err, errlen, ep, "cannot remove stale socket");
+	return 0;
+}
+
+int
+sock_listen(const struct endpoint *ep, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_PASSIVE }, *res;
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd, rc, one = 1;
+
+	if (ep->kind == ENDPOINT_UNIX) {
+		if (sock_unix_addr(ep, &sun) < 0)
+			return sock_fail(err, errlen, ep, "cannot listen on");
+		if (sock_unix_path_free(ep, err, errlen) < 0)
+			return -1;
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return sock_fail(err, errlen, ep, "socket for");
+		/* The umask makes the socket 0600 from its creation on. */
+		old = umask(0177);
+		rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+		umask(old);
+		if (rc < 0 || listen(fd, 64) < 0) {
+			sock_fail(err, errlen, ep, "cannot listen on");
+			close(fd);
+			return -1;
+		}
+		return fd;
+	}
+	if (ep->kind != ENDPOINT_TCP) {
+		errno = EINVAL;
+		return sock_fail(err, errlen, ep, "cannot listen on");
+	}
+	rc = getaddrinfo(ep->host, ep->port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve %s: %s", ep->host,
+		    gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(res);
+		return sock_fail(err, errlen, ep, "socket for");
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		sock_fail(err, errlen, ep, "cannot listen on");
+		freeaddrinfo(res);
+		close(fd);
+		return -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+int
+sock_accept(int lfd, int64_t deadline_ms, char *err, size_t errlen)
+{
+	int fd;
+
+	for (;;) {
+		if (sock_poll_until(lfd, POLLIN, deadline_ms) < 0) {
+			snprintf(err, errlen, "accept: %s", strerror(errno));
+			return -1;
+		}
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+			snprintf(err, errlen, "accept: %s", strerror(errno));
+			return -1;
+		}
+	}
+	sock_set_nonblock(fd, 0);
+	return fd;
+}
+
+int
+sock_write_all(int fd, const void *buf, size_t len, int64_t deadline_ms)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN)
+			return -1;
+		if (sock_poll_until(fd, POLLOUT, deadline_ms) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+sock_send_with_fd(int sock, const void *buf, size_t len, int fd)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+	};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	memset(&ctl, 0, sizeof(ctl));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	do
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	/* The fd travels with the first byte; the rest is ordinary data. */
+	if ((size_t)n < len)
+		return sock_write_all(sock, (const char *)buf + n, len - (size_t)n, 0);
+	return 0;
+}
+
+int
+sock_is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}

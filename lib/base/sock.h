@@ -1,0 +1,52 @@
+#ifndef MIG_SOCK_H
+#define MIG_SOCK_H
+/*
+ * Socket helpers shared by every program.  All return -1 with a one-line
+ * reason in err on failure; none of them exits or logs.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/endpoint.h"
+
+/* Milliseconds on the monotonic clock; deadlines are expressed in it. */
+int64_t clock_ms(void);
+
+/*
+ * Connect to a unix or tcp endpoint, blocking, giving up at deadline_ms
+ * (clock_ms() time; 0 = no deadline).  The fd is close-on-exec, blocking.
+ */
+int sock_connect(const struct endpoint *ep, int64_t deadline_ms, char *err,
+    size_t errlen);
+
+/*
+ * Listen on a unix or tcp endpoint.  A unix socket is created mode 0600; an
+ * existing file at its path is replaced only if it is a socket nobody
+ * listens on (a stale one), never a regular file.  The fd is close-on-exec.
+ */
+int sock_listen(const struct endpoint *ep, char *err, size_t errlen);
+
+/* Accept one connection, waiting at most until deadline_ms (0 = forever). */
+int sock_accept(int lfd, int64_t deadline_ms, char *err, size_t errlen);
+
+int sock_set_nonblock(int fd, int on);
+int sock_set_cloexec(int fd);
+
+/*
+ * Write all of buf, waiting for POLLOUT as needed (fd may be nonblocking),
+ * until deadline_ms (0 = none).  Returns 0 or -1 (errno set; ETIMEDOUT on
+ * deadline).
+ */
+int sock_write_all(int fd, const void *buf, size_t len, int64_t deadline_ms);
+
+/*
+ * Send buf with one file descriptor attached (SCM_RIGHTS), as QMP's getfd
+ * expects.  Returns 0 or -1 (errno set).
+ */
+int sock_send_with_fd(int sock, const void *buf, size_t len, int fd);
+
+/* Nonzero if fd is a socket (so it is bidirectional and can be shut down). */
+int sock_is_socket(int fd);
+
+#endif

@@ -1,0 +1,132 @@
+#ifndef MIG_QMP_H
+#define MIG_QMP_H
+/*
+ * A QMP client.  Two layers:
+ *
+ *  - the codec (qmp_codec.c) does no I/O: it is fed bytes, splits them into
+ *    messages (QEMU ends each with "\r\n"; a message longer than
+ *    QMP_MSG_MAX is an error), parses each with json.h and classifies it as
+ *    greeting, return, error or event;
+ *  - the client (qmp.c) is the I/O edge: connect, greeting, capability
+ *    negotiation, commands by id with deadlines, fd passing, event queue.
+ *
+ * Events that arrive while a command waits for its return are queued (up to
+ * QMP_EVENTS_MAX, oldest dropped with a warning) and handed out, oldest
+ * first, by qmp_next_event.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/endpoint.h"
+#include "json/json.h"
+
+#define QMP_MSG_MAX (512u * 1024)
+#define QMP_NODES 8192
+#define QMP_EVENTS_MAX 64
+#define QMP_EVENT_MAX (8u * 1024)
+
+enum qmp_msg_kind {
+	QMP_MSG_GREETING = 1,	/* {"QMP": {...}} */
+	QMP_MSG_RETURN,		/* {"return": ..., "id": ...} */
+	QMP_MSG_ERROR,		/* {"error": {"class","desc"}, "id": ...} */
+	QMP_MSG_EVENT,		/* {"event": "NAME", "data": ..., ...} */
+};
+
+/* One parsed message; valid until the next call on the same qmp/codec. */
+struct qmp_msg {
+	enum qmp_msg_kind kind;
+	struct json_doc doc;
+	int64_t id;		/* RETURN/ERROR: our numeric id, -1 if none */
+	int value;		/* node: "return" value, "error" object, event "data" (-1 if absent) */
+	char name[64];		/* EVENT: event name; ERROR: error class */
+	char desc[512];		/* ERROR: error description */
+};
+
+/* ---- codec: bytes in, messages out, no I/O ---- */
+
+struct qmp_codec {
+	char in[QMP_MSG_MAX + 2];
+	size_t inlen;
+	struct json_node nodes[QMP_NODES];
+};
+
+void qmp_codec_init(struct qmp_codec *c);
+
+/*
+ * Free space to receive into: *avail bytes at the returned pointer.  After
+ * writing n bytes there call qmp_codec_wrote(c, n).
+ */
+char *qmp_codec_space(struct qmp_codec *c, size_t *avail);
+void qmp_codec_wrote(struct qmp_codec *c, size_t n);
+
+/*
+ * Take the next complete message out of the buffer.  Returns 1 with *m
+ * filled, 0 if more bytes are needed, -1 with a reason in err if the peer
+ * sent garbage (not JSON, not an object, a message too long, an unknown
+ * kind).  After -1 the stream is unusable.
+ */
+int qmp_codec_next(struct qmp_codec *c, struct qmp_msg *m, char *err,
+    size_t errlen);
+
+/*
+ * Format a command {"execute": cmd, "arguments": args, "id": id} + "\r\n"
+ * into buf.  args is a JSON object text or NULL.  Returns length or -1.
+ */
+int qmp_codec_command(char *buf, size_t buflen, const char *cmd,
+    const char *args, int64_t id);
+
+/* ---- client ---- */
+
+struct qmp_event_slot {
+	size_t len;
+	char text[QMP_EVENT_MAX];
+};
+
+struct qmp {
+	int fd;
+	int64_t next_id;
+	struct qmp_codec codec;
+	struct qmp_msg msg;		/* the last message handed out */
+	char evtext[QMP_EVENT_MAX];	/* text of the last event handed out */
+	struct json_node evnodes[512];
+	struct qmp_event_slot events[QMP_EVENTS_MAX];
+	unsigned ev_head, ev_count;
+	char err[600];			/* reason for the last failure */
+};
+
+/*
+ * Connect to ep, read the greeting, run qmp_capabilities.  Returns 0, or -1
+ * with q->err set ("not a QMP socket: ...", "timed out waiting for the QMP
+ * greeting").
+ */
+int qmp_open(struct qmp *q, const struct endpoint *ep, int64_t deadline_ms);
+
+/* As qmp_open, on an already connected fd (taken over by q). */
+int qmp_open_fd(struct qmp *q, int fd, int64_t deadline_ms);
+
+void qmp_close(struct qmp *q);
+
+/*
+ * Run a command and wait for its reply.  args: JSON object text or NULL.
+ * Returns 0 with the reply in *out (out->kind RETURN, out->value the
+ * "return" node), 1 if QEMU answered with an error (out->name = class,
+ * out->desc = description, also copied to q->err), or -1 on I/O failure,
+ * EOF, garbage or deadline (q->err says which).  *out is q->msg and stays
+ * valid until the next call on q.
+ */
+int qmp_exec(struct qmp *q, const char *cmd, const char *args,
+    int64_t deadline_ms, struct qmp_msg **out);
+
+/* As qmp_exec, passing fd with the command (SCM_RIGHTS), for getfd. */
+int qmp_exec_fd(struct qmp *q, const char *cmd, const char *args, int fd,
+    int64_t deadline_ms, struct qmp_msg **out);
+
+/*
+ * The next event: queued ones first, then from the socket until
+ * deadline_ms.  Returns 1 with *out (kind EVENT), 0 on deadline or when a
+ * signal interrupted the wait (so the caller can look at its flags), -1 on
+ * EOF, I/O failure or garbage.
+ */
+int qmp_next_event(struct qmp *q, int64_t deadline_ms, struct qmp_msg **out);
+
+#endif

@@ -1,0 +1,76 @@
+# Sourced by every shell test.  Gives each test a private directory, a
+# cleanup that stops by PID every process the test started, peers that
+# 'require' skips without, and waits on conditions with deadlines.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$TOP/build/bin
+T=$(mktemp -d "${TMPDIR:-/tmp}/mig-test.XXXXXX")
+PIDS=""
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+skip() { echo "skipped: $*"; exit 77; }
+note() { echo "# $*"; }
+
+# require CMD...: skip the test unless every command exists.
+require() {
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "needs $c"
+	done
+}
+
+# track PID: stopped (TERM, then KILL) when the test exits.
+track() { PIDS="$PIDS $1"; }
+
+stop_pid() {
+	kill -0 "$1" 2>/dev/null || return 0
+	kill -TERM "$1" 2>/dev/null
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	rc=$?
+	for p in $PIDS; do stop_pid "$p"; done
+	if [ $rc != 0 ] && [ $rc != 77 ]; then
+		note "test dir kept: $T"
+	else
+		rm -rf "$T"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_for SECONDS DESCRIPTION CMD...: poll CMD every 50 ms until it
+# succeeds; fail the test with DESCRIPTION at the deadline.
+wait_for() {
+	secs=$1 what=$2; shift 2
+	end=$(( $(date +%s) + secs ))
+	until "$@"; do
+		[ "$(date +%s)" -ge "$end" ] && fail "timed out after ${secs}s waiting for $what"
+		sleep 0.05
+	done
+}
+
+# pid_gone PID: true once the process no longer exists.
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# wait_exit PID SECONDS: wait for a tracked child, print its exit status.
+wait_exit() {
+	wait_for "$2" "pid $1 to exit" pid_gone "$1"
+	wait "$1"
+	echo $?
+}
+
+# expect_exit CODE CMD...: run CMD (with a 60 s limit), check its status.
+expect_exit() {
+	want=$1; shift
+	timeout 60 "$@" >"$T/out" 2>"$T/err"
+	got=$?
+	[ "$got" = "$want" ] || { cat "$T/err" >&2; fail "$* exited $got, expected $want"; }
+}

@@ -1,0 +1,46 @@
+#!/bin/sh
+# Runs the whole suite: the unit test binaries given as arguments, then every
+# test/*.sh.  Exit status of a test: 0 passed, 77 skipped (a peer is
+# missing), anything else failed.  Each test's output goes to
+# build/test-logs/NAME.log and is printed when it fails.  The last line is
+# the suite's: "N passed, N failed, N skipped".
+# TESTS="a b" limits the shell tests to those names; TEST_TIMEOUT (seconds)
+# bounds each test.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+logs="$top/build/test-logs"
+mkdir -p "$logs"
+limit=${TEST_TIMEOUT:-600}
+pass=0 fail=0 skip=0 failed=""
+
+run_one() {
+	name=$1; shift
+	log="$logs/$name.log"
+	start=$(date +%s)
+	timeout -k 10 "$limit" "$@" >"$log" 2>&1 </dev/null
+	rc=$?
+	secs=$(( $(date +%s) - start ))
+	case $rc in
+	0)  pass=$((pass + 1)); echo "PASS $name (${secs}s)" ;;
+	77) skip=$((skip + 1)); echo "SKIP $name: $(tail -n 1 "$log")" ;;
+	*)  fail=$((fail + 1)); failed="$failed $name"
+	    [ $rc = 124 ] && echo "timed out after ${limit}s" >>"$log"
+	    echo "FAIL $name (exit $rc, ${secs}s); last lines of $log:"
+	    tail -n 25 "$log" | sed 's/^/    /' ;;
+	esac
+}
+
+for bin in "$@"; do
+	run_one "unit/$(basename "$bin")" "$bin"
+done
+for t in "$top"/test/*.sh; do
+	name=$(basename "$t" .sh)
+	case $name in lib|qemu) continue ;; esac
+	if [ -n "${TESTS:-}" ]; then
+		case " $TESTS " in *" $name "*) ;; *) continue ;; esac
+	fi
+	run_one "$name" sh "$t"
+done
+[ -n "$failed" ] && echo "failed:$failed"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]
