@@ -43,7 +43,8 @@ endpoint_parse_tcp(const char *text, const char *rest, struct endpoint *ep,
 	if (hostlen >= sizeof(ep->host))
 		return endpoint_fail(err, errlen, text, "host name too long");
 	port = strtol(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || port < 1 || port > 65535)
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || port < 1 ||
+	    port > 65535)
 		return endpoint_fail(err, errlen, text,
 		    "port must be a number from 1 to 65535");
 	ep->kind = ENDPOINT_TCP;

@@ -162,9 +162,8 @@ sock_connect(const struct endpoint *ep, int64_t deadline_ms, char *err,
 	return fd;
 }
 
-/* A unix path may be reused only if it is a socket with no listener. */
-static int
-sock_unix_path_free(const struct endpoint *ep, char *err, size_t errlen)
+int
+sock_unix_reclaim(const struct endpoint *ep, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd;
@@ -198,7 +197,7 @@ sock_listen(const struct endpoint *ep, char *err, size_t errlen)
 	if (ep->kind == ENDPOINT_UNIX) {
 		if (sock_unix_addr(ep, &sun) < 0)
 			return sock_fail(err, errlen, ep, "cannot listen on");
-		if (sock_unix_path_free(ep, err, errlen) < 0)
+		if (sock_unix_reclaim(ep, err, errlen) < 0)
 			return -1;
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)

@@ -27,6 +27,13 @@ int sock_connect(const struct endpoint *ep, int64_t deadline_ms, char *err,
  */
 int sock_listen(const struct endpoint *ep, char *err, size_t errlen);
 
+/*
+ * Make a unix socket path free for a listener: nothing there, or a stale
+ * socket (nobody accepts on it), which is removed.  A live socket or any
+ * other file is an error.
+ */
+int sock_unix_reclaim(const struct endpoint *ep, char *err, size_t errlen);
+
 /* Accept one connection, waiting at most until deadline_ms (0 = forever). */
 int sock_accept(int lfd, int64_t deadline_ms, char *err, size_t errlen);
 

@@ -1,0 +1,120 @@
+/* mig-recv: the destination side of a live migration.  See mig-recv(1). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/opt.h"
+#include "migrate/recv.h"
+
+static const char usage[] =
+"usage: mig-recv --qmp unix:DST_QMP [--incoming unix:PATH|tcp:H:P|-] [--nbd unix:PATH|tcp:H:P]\n"
+"                [--migrate-disks ID,...] [--postcopy] [--parallel [--parallel-connections N]]\n"
+"                [--paused] [--timeout SECS] [--verbose] [--json]\n"
+"Prepares a destination QEMU started with -incoming defer, prints 'ready' once\n"
+"its sockets listen, and starts the guest when the migration has completed.\n"
+"Exit: 0 migrated; 1 failed, destination QEMU quit; 2 bad input, nothing changed;\n"
+"      3 failed after the post-copy switch-over.\n";
+
+enum {
+	O_QMP = 256, O_INCOMING, O_NBD, O_DISKS, O_POSTCOPY, O_PARALLEL,
+	O_CONNS, O_PAUSED, O_TIMEOUT, O_JSON,
+};
+
+static const struct option longopts[] = {
+	{ "qmp", required_argument, NULL, O_QMP },
+	{ "incoming", required_argument, NULL, O_INCOMING },
+	{ "nbd", required_argument, NULL, O_NBD },
+	{ "migrate-disks", required_argument, NULL, O_DISKS },
+	{ "postcopy", no_argument, NULL, O_POSTCOPY },
+	{ "parallel", no_argument, NULL, O_PARALLEL },
+	{ "parallel-connections", required_argument, NULL, O_CONNS },
+	{ "paused", no_argument, NULL, O_PAUSED },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int
+main(int argc, char **argv)
+{
+	struct recv_opts o;
+	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
+	    ENDPOINT_ALLOW(ENDPOINT_TCP);
+	int have_qmp = 0, have_incoming = 0, conns_given = 0, json = 0, c;
+	int64_t n;
+	char err[300];
+
+	memset(&o, 0, sizeof(o));
+	o.parallel_connections = 2;
+	log_init("mig-recv", 0);
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case O_QMP:
+			if (opt_endpoint("--qmp", optarg,
+			    ENDPOINT_ALLOW(ENDPOINT_UNIX), &o.qmp) < 0)
+				return RECV_USAGE;
+			have_qmp = 1;
+			break;
+		case O_INCOMING:
+			if (opt_endpoint("--incoming", optarg, ENDPOINT_ANY,
+			    &o.incoming) < 0)
+				return RECV_USAGE;
+			have_incoming = 1;
+			break;
+		case O_NBD:
+			if (opt_endpoint("--nbd", optarg, sockets, &o.nbd) < 0)
+				return RECV_USAGE;
+			break;
+		case O_DISKS: o.migrate_disks = optarg; break;
+		case O_POSTCOPY: o.postcopy = 1; break;
+		case O_PARALLEL: o.parallel = 1; break;
+		case O_CONNS:
+			if (opt_number("--parallel-connections", optarg, 1, 255,
+			    &n) < 0)
+				return RECV_USAGE;
+			o.parallel_connections = (int)n;
+			conns_given = 1;
+			break;
+		case O_PAUSED: o.paused = 1; break;
+		case O_TIMEOUT:
+			if (opt_number("--timeout", optarg, 1, 1 << 30,
+			    &o.timeout_s) < 0)
+				return RECV_USAGE;
+			break;
+		case 'v': o.verbose = 1; break;
+		case O_JSON: json = 1; break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return RECV_USAGE;
+		}
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		return RECV_USAGE;
+	}
+	if (!have_qmp) {
+		log_err("--qmp is required (see --help)");
+		return RECV_USAGE;
+	}
+	if (conns_given && !o.parallel) {
+		log_err("--parallel-connections needs --parallel");
+		return RECV_USAGE;
+	}
+	/* Like QEMU's -incoming defer users, default to standard input. */
+	if (!have_incoming)
+		o.incoming.kind = ENDPOINT_STDIO;
+	log_init("mig-recv", o.verbose);
+	if (recv_check_opts(&o, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return RECV_USAGE;
+	}
+	if (json)
+		o.json = stdout;
+	return recv_run(&o);
+}

@@ -1,0 +1,129 @@
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "json/jsonw.h"
+#include "migrate/progress.h"
+
+static int progress_verbose;
+static FILE *progress_json;
+static int progress_tty;
+static int progress_line_open;	/* a '\r' line is on the terminal */
+
+const char *
+progress_bytes(uint64_t n, char *buf, size_t len)
+{
+	static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+	return buf;
+}
+
+void
+progress_format_line(const struct progress_sample *s, char *buf, size_t len)
+{
+	char done[32], left[32], rate[32], dirty[32];
+	int n;
+
+	n = snprintf(buf, len, "%-11s %5.1f%%  %s done, %s left, %s/s",
+	    s->phase, s->percent, progress_bytes(s->done, done, sizeof(done)),
+	    progress_bytes(s->remaining, left, sizeof(left)),
+	    progress_bytes(s->throughput, rate, sizeof(rate)));
+	if (n > 0 && (size_t)n < len && s->dirty_rate)
+		snprintf(buf + n, len - (size_t)n, ", dirtying %s/s",
+		    progress_bytes(s->dirty_rate, dirty, sizeof(dirty)));
+}
+
+int
+progress_format_json(const struct progress_sample *s, char *buf, size_t len)
+{
+	struct jsonw w;
+
+	jsonw_init(&w, buf, len);
+	jsonw_obj_begin(&w);
+	jsonw_kstr(&w, "event", "progress");
+	jsonw_kstr(&w, "phase", s->phase);
+	jsonw_key(&w, "percent");
+	jsonw_double(&w, s->percent);
+	jsonw_kint(&w, "done", (int64_t)s->done);
+	jsonw_kint(&w, "remaining", (int64_t)s->remaining);
+	jsonw_kint(&w, "throughput", (int64_t)s->throughput);
+	jsonw_kint(&w, "dirty_rate", (int64_t)s->dirty_rate);
+	jsonw_kint(&w, "elapsed_ms", s->elapsed_ms);
+	jsonw_obj_end(&w);
+	return jsonw_finish(&w);
+}
+
+void
+progress_end_line(void)
+{
+	if (progress_line_open) {
+		fputc('\n', stderr);
+		fflush(stderr);
+		progress_line_open = 0;
+	}
+}
+
+void
+progress_init(int verbose, FILE *json_out)
+{
+	progress_verbose = verbose;
+	progress_json = json_out;
+	progress_tty = isatty(2);
+	/* A log line must not land in the middle of a redrawn line. */
+	log_set_before_hook(progress_end_line);
+}
+
+void
+progress_json_line(const char *json)
+{
+	if (progress_json == NULL)
+		return;
+	fputs(json, progress_json);
+	fputc('\n', progress_json);
+	fflush(progress_json);
+}
+
+void
+progress_phase(const char *phase, int64_t elapsed_ms)
+{
+	char buf[256];
+	struct jsonw w;
+
+	log_info("phase: %s", phase);
+	jsonw_init(&w, buf, sizeof(buf));
+	jsonw_obj_begin(&w);
+	jsonw_kstr(&w, "event", "phase");
+	jsonw_kstr(&w, "phase", phase);
+	jsonw_kint(&w, "elapsed_ms", elapsed_ms);
+	jsonw_obj_end(&w);
+	if (jsonw_finish(&w) >= 0)
+		progress_json_line(buf);
+}
+
+void
+progress_report(const struct progress_sample *s)
+{
+	char line[256];
+
+	if (progress_verbose) {
+		progress_format_line(s, line, sizeof(line));
+		/* On a terminal the line is redrawn; in a log, one per sample. */
+		if (progress_tty) {
+			fprintf(stderr, "\r%-79s", line);
+			progress_line_open = 1;
+		} else {
+			fprintf(stderr, "%s\n", line);
+		}
+		fflush(stderr);
+	}
+	if (progress_json && progress_format_json(s, line, sizeof(line)) >= 0)
+		progress_json_line(line);
+}
