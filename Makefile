@@ -29,7 +29,7 @@ all: $(CMDS) $(GUEST)
 build/include/.stamp:
 	@sh scripts/deps.sh build
 	@mkdir -p build/include
-	@for h in /usr/include/bearssl*.h; do ln -sf $$h build/include/; done
+	@for h in /usr/include/bearssl*; do ln -sfn $$h build/include/; done
 	@touch $@
 
 build/obj/%.o: %.c build/include/.stamp $(wildcard lib/*/*.h)
@@ -52,6 +52,7 @@ build/test/%: build/obj/test/unit/%.o build/libmig.a $(SHIM_OBJ)
 $(GUEST): test/guest/guest.S test/guest/guest.ld
 	@mkdir -p $(dir $@)
 	gcc -m32 -nostdlib -ffreestanding -fno-pie -no-pie -Wl,--build-id=none \
+	    -Wl,--no-warn-rwx-segments \
 	    -T test/guest/guest.ld -o $@ test/guest/guest.S
 
 guest: $(GUEST)

@@ -22,10 +22,10 @@ require() {
 track() { PIDS="$PIDS $1"; }
 
 stop_pid() {
-	kill -0 "$1" 2>/dev/null || return 0
+	pid_gone "$1" && { wait "$1" 2>/dev/null; return 0; }
 	kill -TERM "$1" 2>/dev/null
 	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
+	while ! pid_gone "$1" && [ $i -lt 50 ]; do
 		sleep 0.1; i=$((i + 1))
 	done
 	kill -KILL "$1" 2>/dev/null
@@ -57,14 +57,19 @@ wait_for() {
 	done
 }
 
-# pid_gone PID: true once the process no longer exists.
-pid_gone() { ! kill -0 "$1" 2>/dev/null; }
+# pid_gone PID: true once the process has exited (an unreaped child is a
+# zombie that kill -0 still finds: its state letter is Z).
+pid_gone() {
+	_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	[ -z "$_st" ] || [ "$_st" = Z ] || [ "$_st" = X ]
+}
 
-# wait_exit PID SECONDS: wait for a tracked child, print its exit status.
+# wait_exit PID SECONDS: wait for a child of this shell, set EXIT_STATUS
+# to its exit status (not in $(...): a subshell cannot wait for it).
 wait_exit() {
 	wait_for "$2" "pid $1 to exit" pid_gone "$1"
 	wait "$1"
-	echo $?
+	EXIT_STATUS=$?
 }
 
 # expect_exit CODE CMD...: run CMD (with a 60 s limit), check its status.

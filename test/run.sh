@@ -9,7 +9,7 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 logs="$top/build/test-logs"
-mkdir -p "$logs"
+mkdir -p "$logs/unit"
 limit=${TEST_TIMEOUT:-600}
 pass=0 fail=0 skip=0 failed=""
 
@@ -35,7 +35,7 @@ for bin in "$@"; do
 done
 for t in "$top"/test/*.sh; do
 	name=$(basename "$t" .sh)
-	case $name in lib|qemu) continue ;; esac
+	case $name in lib|qemu|mig|run) continue ;; esac
 	if [ -n "${TESTS:-}" ]; then
 		case " $TESTS " in *" $name "*) ;; *) continue ;; esac
 	fi

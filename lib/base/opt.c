@@ -1,5 +1,8 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/opt.h"
@@ -28,9 +31,24 @@ opt_endpoint(const char *opt, const char *val, unsigned allowed,
 {
 	char err[400];
 
+	char cwd[4096];
+	int n;
+
 	if (endpoint_parse(val, allowed, ep, err, sizeof(err)) < 0) {
 		log_err("%s: %s", opt, err);
 		return -1;
+	}
+	/* QEMU resolves a relative path against its own directory, not ours. */
+	if (ep->kind == ENDPOINT_UNIX && ep->path[0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL)
+			cwd[0] = '\0';
+		n = snprintf(err, sizeof(err), "%s/%s", cwd, ep->path);
+		if (cwd[0] == '\0' || n < 0 || (size_t)n >= sizeof(ep->path)) {
+			log_err("%s: '%s': the absolute socket path is longer "
+			    "than %zu bytes", opt, val, sizeof(ep->path) - 1);
+			return -1;
+		}
+		memcpy(ep->path, err, (size_t)n + 1);
 	}
 	return 0;
 }

@@ -2,9 +2,13 @@
 #define MIG_JSONW_H
 /*
  * A JSON writer into a caller-supplied buffer.  Commas are placed by the
- * writer; strings are escaped (control characters as \u00XX).  Overflow or
- * misuse (a value where a key is due, unbalanced ends, too deep) sets a
- * sticky error that jsonw_finish reports, so callers check once at the end.
+ * writer; strings are escaped (" and \\ with a backslash, control
+ * characters as \u00XX); other bytes, UTF-8 included, are copied as they
+ * are, so the caller must pass valid UTF-8.  Overflow or misuse (a value
+ * where a key is due, unbalanced ends, too deep, a NULL string, a second
+ * top-level value) sets a sticky error that jsonw_finish reports, so
+ * callers check once at the end.  Nothing is ever written at or past
+ * buf[cap]; one byte is kept for the NUL.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -42,7 +46,8 @@ void jsonw_kbool(struct jsonw *w, const char *key, int v);
 
 /*
  * NUL-terminate and return the length, or -1 if anything overflowed, was
- * misused, or a container is still open.
+ * misused, a container is still open or nothing was written; buf is then
+ * "" (if cap > 0) so a caller that ignores the -1 sends nothing.
  */
 int jsonw_finish(struct jsonw *w);
 

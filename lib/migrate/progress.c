@@ -51,7 +51,7 @@ progress_format_json(const struct progress_sample *s, char *buf, size_t len)
 	jsonw_kstr(&w, "event", "progress");
 	jsonw_kstr(&w, "phase", s->phase);
 	jsonw_key(&w, "percent");
-	jsonw_double(&w, s->percent);
+	jsonw_double(&w, (double)(int64_t)(s->percent * 10 + 0.5) / 10);
 	jsonw_kint(&w, "done", (int64_t)s->done);
 	jsonw_kint(&w, "remaining", (int64_t)s->remaining);
 	jsonw_kint(&w, "throughput", (int64_t)s->throughput);

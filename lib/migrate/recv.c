@@ -87,6 +87,11 @@ recv_preflight(struct recv *r)
 	/* -incoming URI (not defer) already set up a listener of its own. */
 	if (recv_exec(r, "query-migrate", NULL, &m) != 0)
 		return -1;
+	if (json_get(&m->doc, m->value, "socket-address") >= 0) {
+		snprintf(r->err, sizeof(r->err), "the destination QEMU already "
+		    "listens for its migration: start it with -incoming defer");
+		return -1;
+	}
 	if (json_path_string(&m->doc, m->value, "status", status,
 	    sizeof(status)) >= 0 && strcmp(status, "none") != 0) {
 		snprintf(r->err, sizeof(r->err), "the destination QEMU's "

@@ -1,4 +1,6 @@
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,6 +499,29 @@ send_set_params(struct send *s)
 	    jsonw_finish(&w) < 0 ? NULL : args, NULL);
 }
 
+/*
+ * In a pipeline (mig-send --migrate-uri - | mig-recv --incoming -) both
+ * start at once and mig-send cannot see mig-recv's "ready": give the NBD
+ * server a few seconds to appear.  Elsewhere the user waited for "ready",
+ * so a missing server is an error at once.
+ */
+static int
+send_probe(struct send *s, const char *id, struct nbd_export_info *info)
+{
+	int64_t until = clock_ms() + (s->o->migrate_uri.kind ==
+	    ENDPOINT_STDIO ? 10000 : 0);
+	int rc;
+
+	for (;;) {
+		rc = nbd_probe_run(&s->o->disks_uri, id, clock_ms() + 10000,
+		    info, s->err, sizeof(s->err));
+		if (rc != NBD_PROBE_ERROR || clock_ms() >= until ||
+		    (errno != ENOENT && errno != ECONNREFUSED) || sig_stop)
+			return rc;
+		poll(NULL, 0, 100);
+	}
+}
+
 /* Checks that change nothing: any failure here is bad input (exit 2). */
 static int
 send_preflight(struct send *s)
@@ -557,8 +582,7 @@ send_preflight(struct send *s)
 		d->d = chosen.d[i];
 		snprintf(d->nbd_node, sizeof(d->nbd_node), "mig-nbd-%zu", i);
 		snprintf(d->job, sizeof(d->job), "mig-mirror-%zu", i);
-		rc = nbd_probe_run(&o->disks_uri, d->d.id, clock_ms() + 10000,
-		    &info, s->err, sizeof(s->err));
+		rc = send_probe(s, d->d.id, &info);
 		if (rc == NBD_PROBE_MISSING) {
 			snprintf(s->err, sizeof(s->err), "the destination "
 			    "exports no disk '%s' (does mig-recv --nbd know "

@@ -19,26 +19,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct tls_config;	/* loaded certificates and keys: see tls.c */
+struct tls_config;	/* loaded certificates and keys: see tls_int.h */
 
 /*
- * Load PEM files: our chain, our private key (EC or RSA), the CA(s) we
- * trust.  peer_name: if not NULL, the peer certificate must carry it (DNS
- * name SAN or CN); if NULL, any certificate the CA signed is accepted.
- * Returns a config (allocated once at start-up, freed by tls_config_free) or
- * NULL with a reason in err.
+ * Load PEM files (each at most 1 MiB): our chain, leaf first; our private
+ * key, EC (P-256, P-384, P-521) or RSA, PKCS#8 or traditional, unencrypted
+ * and matching the leaf; the CA(s) we trust, one or more certificates.
+ * cert_file and key_file both NULL: we present no certificate (a client
+ * only; every server we talk to refuses that).  peer_name: if not NULL, the
+ * peer certificate must carry it (DNS name SAN or CN, checked on both
+ * sides); if NULL, any certificate the CA signed is accepted.
+ * Returns a config (allocated once at start-up, freed by tls_config_free)
+ * or NULL with a reason in err.
  */
 struct tls_config *tls_config_load(const char *cert_file, const char *key_file,
     const char *ca_file, const char *peer_name, char *err, size_t errlen);
 void tls_config_free(struct tls_config *cfg);
 
-/* One TLS session: allocated by the caller (tls_conn_size() bytes). */
+/*
+ * One TLS session: allocated by the caller (tls_conn_size() bytes, about
+ * 40 KiB: engine, validator and a 16 KiB record buffer each way).  No
+ * resources are held beyond it: free it, or start it again, at will.
+ */
 struct tls_conn;
 size_t tls_conn_size(void);
 
 /*
- * Start a session as client (connect side) or server (listen side).
- * Returns 0 or -1 with err.
+ * Start a session as client (connect side) or server (listen side) with
+ * cfg, which must outlive it.  Returns 0 or -1 with err.
  */
 int tls_conn_start(struct tls_conn *c, const struct tls_config *cfg,
     int is_server, char *err, size_t errlen);
@@ -53,25 +61,50 @@ enum {
  * block.  Returns a mask of TLS_WANT_* (0 is allowed), or -1 when the
  * session is over: closed cleanly (tls_closed_cleanly() says so) or failed
  * (tls_error() says why: "peer certificate not trusted", ...).
+ * Call it again after tls_send_ack/tls_flush/tls_recv_ack/tls_close: the
+ * engine reads no more records while decrypted data waits in tls_recv_buf
+ * (the mask then lacks TLS_WANT_READ, and may be 0), and a sealed record
+ * waits for tls_pump to write it.  Once -1 was returned, every later call
+ * returns -1.
+ * A socket is written with send(MSG_NOSIGNAL), so a vanished peer is an
+ * error rather than SIGPIPE; other fds (pipes) with write(2): the caller
+ * ignores SIGPIPE.  A refused handshake has sent the peer an alert saying
+ * why; closing a TCP socket with unread input resets it, which may lose
+ * that over a real network: shutdown(SHUT_WR) and drain it first.
  */
 int tls_pump(struct tls_conn *c, int fd);
+
+/* The same over two fds, e.g. stdin and stdout of an ssh pipe. */
+int tls_pump_rw(struct tls_conn *c, int rfd, int wfd);
 
 /* Nonzero once the handshake is complete (peer verified). */
 int tls_ready(const struct tls_conn *c);
 
-/* Plaintext to send: room at the returned pointer (*len bytes, may be 0). */
+/* The suite agreed ("ECDHE-ECDSA-AES128-GCM-SHA256"); NULL before. */
+const char *tls_suite(const struct tls_conn *c);
+
+/*
+ * Plaintext to send: room at the returned pointer (*len bytes, may be 0:
+ * before the handshake, or while a sealed record waits to be written).
+ * A record is sealed when its 16 KiB are full; tls_flush() seals a partial
+ * one so buffered plaintext goes out at the next tls_pump().
+ */
 unsigned char *tls_send_buf(struct tls_conn *c, size_t *len);
 void tls_send_ack(struct tls_conn *c, size_t n);
-/* Close the current record so buffered plaintext goes out now. */
 void tls_flush(struct tls_conn *c);
 
 /* Decrypted bytes available (*len, may be 0). */
 unsigned char *tls_recv_buf(struct tls_conn *c, size_t *len);
 void tls_recv_ack(struct tls_conn *c, size_t n);
 
-/* Start a clean close_notify. */
+/*
+ * Start a clean close: buffered plaintext is flushed, close_notify sent;
+ * tls_pump returns -1 with tls_closed_cleanly() once the peer's came back.
+ * A peer's close_notify is answered the same way without calling this.
+ */
 void tls_close(struct tls_conn *c);
 
+/* After tls_pump returned -1: clean close, or the reason it failed. */
 int tls_closed_cleanly(const struct tls_conn *c);
 const char *tls_error(const struct tls_conn *c);
 

@@ -1,0 +1,668 @@
+/*
+ * TLS sessions: BearSSL's engine, configured for mutual TLS 1.2 with ECDHE
+ * and AEAD suites only, driven by tls_pump() on a nonblocking fd.  The
+ * engine itself does no I/O and this file allocates nothing: all state is
+ * in the caller's struct tls_conn.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "tls/tls_int.h"
+
+/*
+ * br_x509_minimal behind a wrapper that names the peer.  BearSSL's server
+ * starts the client's chain with no name to match, so without this a
+ * server could not check the client's name; both sides use it so the name
+ * checked is always the configured one, never what the peer sent as SNI.
+ */
+struct tls_x509 {
+	const br_x509_class *vtable;
+	br_x509_minimal_context xm;
+	const char *name;
+};
+
+struct tls_conn {
+	union {
+		br_ssl_client_context cli;
+		br_ssl_server_context srv;
+	} u;
+	br_ssl_engine_context *eng;	/* &u.cli.eng or &u.srv.eng */
+	struct tls_x509 x509;
+	const struct tls_config *cfg;
+	int ready;		/* the handshake completed (sticky) */
+	int done;		/* tls_pump returned -1 (sticky) */
+	int clean;		/* ... after close_notify both ways */
+	int wr_partial;		/* a record is half written: no alert now */
+	int use_write;		/* the write fd is no socket: write(2) */
+	/*
+	 * The engine asks for a record's 5-byte header, then its body: reading
+	 * the next header along with each body halves the read(2) calls.
+	 */
+	unsigned char stash[5];
+	unsigned char stash_off, stash_len;
+	char why[192];
+	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+};
+
+static void
+tx_start_chain(const br_x509_class **ctx, const char *server_name)
+{
+	struct tls_x509 *x = (struct tls_x509 *)(void *)ctx;
+
+	(void)server_name;
+	x->xm.vtable->start_chain(&x->xm.vtable, x->name);
+}
+
+static void
+tx_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+	struct tls_x509 *x = (struct tls_x509 *)(void *)ctx;
+
+	x->xm.vtable->start_cert(&x->xm.vtable, length);
+}
+
+static void
+tx_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
+{
+	struct tls_x509 *x = (struct tls_x509 *)(void *)ctx;
+
+	x->xm.vtable->append(&x->xm.vtable, buf, len);
+}
+
+static void
+tx_end_cert(const br_x509_class **ctx)
+{
+	struct tls_x509 *x = (struct tls_x509 *)(void *)ctx;
+
+	x->xm.vtable->end_cert(&x->xm.vtable);
+}
+
+static unsigned
+tx_end_chain(const br_x509_class **ctx)
+{
+	struct tls_x509 *x = (struct tls_x509 *)(void *)ctx;
+
+	return x->xm.vtable->end_chain(&x->xm.vtable);
+}
+
+static const br_x509_pkey *
+tx_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+	const struct tls_x509 *x = (const struct tls_x509 *)(const void *)ctx;
+
+	return x->xm.vtable->get_pkey(&x->xm.vtable, usages);
+}
+
+static const br_x509_class tls_x509_vtable = {
+	sizeof(struct tls_x509),
+	tx_start_chain, tx_start_cert, tx_append, tx_end_cert, tx_end_chain,
+	tx_get_pkey,
+};
+
+/*
+ * Preference order, which the server enforces.  AES-128-GCM first: BearSSL
+ * runs it with AES-NI and PCLMUL; without them constant-time AES is slow
+ * and ChaCha20 (SSE2) goes first instead.
+ */
+static const uint16_t tls_suites_aesni[] = {
+	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+};
+static const uint16_t tls_suites_soft[] = {
+	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+};
+
+size_t
+tls_conn_size(void)
+{
+	return sizeof(struct tls_conn);
+}
+
+/* What both sides share: protocol, suites, algorithms, validator, buffer. */
+static void
+tls_setup(struct tls_conn *c)
+{
+	static const struct {
+		int id;
+		const br_hash_class *impl;
+	} hashes[] = {
+		{ br_sha224_ID, &br_sha224_vtable },
+		{ br_sha256_ID, &br_sha256_vtable },
+		{ br_sha384_ID, &br_sha384_vtable },
+		{ br_sha512_ID, &br_sha512_vtable },
+	};
+	br_ssl_engine_context *eng = c->eng;
+	br_x509_minimal_context *xm = &c->x509.xm;
+	size_t i;
+
+	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	if (br_aes_x86ni_ctr_get_vtable() != NULL)
+		br_ssl_engine_set_suites(eng, tls_suites_aesni,
+		    sizeof(tls_suites_aesni) / sizeof(tls_suites_aesni[0]));
+	else
+		br_ssl_engine_set_suites(eng, tls_suites_soft,
+		    sizeof(tls_suites_soft) / sizeof(tls_suites_soft[0]));
+	br_ssl_engine_set_ec(eng, br_ec_get_default());
+	br_ssl_engine_set_ecdsa(eng, br_ecdsa_vrfy_asn1_get_default());
+	br_ssl_engine_set_rsavrfy(eng, br_rsa_pkcs1_vrfy_get_default());
+	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
+	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
+	/* These pick AES-NI/PCLMUL and SSE2 code when the CPU has them. */
+	br_ssl_engine_set_default_aes_gcm(eng);
+	br_ssl_engine_set_default_chapol(eng);
+
+	br_x509_minimal_init(xm, &br_sha256_vtable, c->cfg->tas,
+	    c->cfg->num_tas);
+	br_x509_minimal_set_rsa(xm, br_rsa_pkcs1_vrfy_get_default());
+	br_x509_minimal_set_ecdsa(xm, br_ec_get_default(),
+	    br_ecdsa_vrfy_asn1_get_default());
+	for (i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+		br_ssl_engine_set_hash(eng, hashes[i].id, hashes[i].impl);
+		br_x509_minimal_set_hash(xm, hashes[i].id, hashes[i].impl);
+	}
+	c->x509.vtable = &tls_x509_vtable;
+	c->x509.name = c->cfg->peer_name;
+	br_ssl_engine_set_x509(eng, &c->x509.vtable);
+
+	br_ssl_engine_set_buffer(eng, c->iobuf, sizeof(c->iobuf), 1);
+	br_ssl_engine_add_flags(eng, BR_OPT_NO_RENEGOTIATION);
+}
+
+int
+tls_conn_start(struct tls_conn *c, const struct tls_config *cfg,
+    int is_server, char *err, size_t errlen)
+{
+	unsigned char seed[32];
+	int ok;
+
+	memset(c, 0, offsetof(struct tls_conn, iobuf));
+	c->cfg = cfg;
+	if (is_server) {
+		if (cfg->key_type == 0) {
+			snprintf(err, errlen, "a TLS server needs a "
+			    "certificate and key");
+			return -1;
+		}
+		br_ssl_server_zero(&c->u.srv);
+		c->eng = &c->u.srv.eng;
+		tls_setup(c);
+		if (cfg->key_type == BR_KEYTYPE_EC)
+			br_ssl_server_set_single_ec(&c->u.srv, cfg->chain,
+			    cfg->chain_len, br_skey_decoder_get_ec(&cfg->key),
+			    BR_KEYTYPE_SIGN, 0, br_ec_get_default(),
+			    br_ecdsa_sign_asn1_get_default());
+		else
+			br_ssl_server_set_single_rsa(&c->u.srv, cfg->chain,
+			    cfg->chain_len, br_skey_decoder_get_rsa(&cfg->key),
+			    BR_KEYTYPE_SIGN, br_rsa_private_get_default(),
+			    br_rsa_pkcs1_sign_get_default());
+		/* Naming our CAs is what makes BearSSL ask for, and require,
+		 * a client certificate. */
+		br_ssl_server_set_trust_anchor_names_alt(&c->u.srv, cfg->tas,
+		    cfg->num_tas);
+		br_ssl_engine_add_flags(c->eng,
+		    BR_OPT_ENFORCE_SERVER_PREFERENCES);
+	} else {
+		br_ssl_client_zero(&c->u.cli);
+		c->eng = &c->u.cli.eng;
+		tls_setup(c);
+		if (cfg->key_type == BR_KEYTYPE_EC)
+			br_ssl_client_set_single_ec(&c->u.cli, cfg->chain,
+			    cfg->chain_len, br_skey_decoder_get_ec(&cfg->key),
+			    BR_KEYTYPE_SIGN, 0, br_ec_get_default(),
+			    br_ecdsa_sign_asn1_get_default());
+		else if (cfg->key_type == BR_KEYTYPE_RSA)
+			br_ssl_client_set_single_rsa(&c->u.cli, cfg->chain,
+			    cfg->chain_len, br_skey_decoder_get_rsa(&cfg->key),
+			    br_rsa_pkcs1_sign_get_default());
+	}
+	/*
+	 * getrandom(2) needs no /dev in a chroot; BearSSL still adds its own
+	 * system seeder (urandom) on reset, and fails if neither worked.
+	 */
+	if (getrandom(seed, sizeof(seed), GRND_NONBLOCK) == sizeof(seed))
+		br_ssl_engine_inject_entropy(c->eng, seed, sizeof(seed));
+	explicit_bzero(seed, sizeof(seed));
+	if (is_server)
+		ok = br_ssl_server_reset(&c->u.srv);
+	else
+		ok = br_ssl_client_reset(&c->u.cli, cfg->peer_name, 0);
+	if (!ok) {
+		snprintf(err, errlen, "cannot start TLS (BearSSL error %d%s)",
+		    br_ssl_engine_last_error(c->eng),
+		    br_ssl_engine_last_error(c->eng) == BR_ERR_NO_RANDOM ?
+		    ": no entropy source" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+tls_alert_name(int a)
+{
+	switch (a) {
+	case 0:   return "close notify";
+	case 10:  return "unexpected message";
+	case 20:  return "bad record MAC";
+	case 22:  return "record overflow";
+	case 40:  return "handshake failure";
+	case 42:  return "bad certificate";
+	case 43:  return "unsupported certificate";
+	case 44:  return "certificate revoked";
+	case 45:  return "certificate expired";
+	case 46:  return "certificate unknown";
+	case 47:  return "illegal parameter";
+	case 48:  return "unknown CA";
+	case 49:  return "access denied";
+	case 50:  return "decode error";
+	case 51:  return "decrypt error";
+	case 70:  return "protocol version";
+	case 71:  return "insufficient security";
+	case 80:  return "internal error";
+	case 86:  return "inappropriate fallback";
+	case 90:  return "user canceled";
+	case 100: return "no renegotiation";
+	case 110: return "unsupported extension";
+	case 112: return "unrecognized name";
+	case 116: return "certificate required";
+	}
+	return "unknown alert";
+}
+
+static const char *
+tls_err_text(int err)
+{
+	switch (err) {
+	case BR_ERR_X509_NOT_TRUSTED:
+		return "peer certificate not trusted by the CA";
+	case BR_ERR_X509_EXPIRED:
+		return "peer certificate expired or not yet valid";
+	case BR_ERR_NO_CLIENT_AUTH:
+	case BR_ERR_X509_EMPTY_CHAIN:
+		return "peer presented no certificate";
+	case BR_ERR_X509_TIME_UNKNOWN:
+		return "no clock to check the peer certificate's dates";
+	case BR_ERR_X509_BAD_SIGNATURE:
+		return "peer certificate chain has a bad signature";
+	case BR_ERR_X509_NOT_CA:
+		return "peer chain has an issuer that is not a CA";
+	case BR_ERR_X509_DN_MISMATCH:
+		return "peer chain is out of order (issuer is not the next "
+		    "certificate's subject)";
+	case BR_ERR_X509_WRONG_KEY_TYPE:
+	case BR_ERR_X509_FORBIDDEN_KEY_USAGE:
+	case BR_ERR_WRONG_KEY_USAGE:
+		return "peer certificate's key type or usage does not allow "
+		    "this handshake";
+	case BR_ERR_X509_WEAK_PUBLIC_KEY:
+		return "peer certificate's key is too weak";
+	case BR_ERR_X509_UNSUPPORTED:
+	case BR_ERR_X509_CRITICAL_EXTENSION:
+		return "peer certificate uses an unsupported algorithm or "
+		    "critical extension";
+	case BR_ERR_X509_LIMIT_EXCEEDED:
+		return "peer chain is too long or too large";
+	case BR_ERR_UNSUPPORTED_VERSION:
+	case BR_ERR_BAD_VERSION:
+		return "peer does not speak TLS 1.2 (not a TLS record, or "
+		    "another version)";
+	case BR_ERR_BAD_MAC:
+		return "a record failed authentication (data corrupted or "
+		    "tampered with)";
+	case BR_ERR_BAD_LENGTH:
+	case BR_ERR_TOO_LARGE:
+	case BR_ERR_BAD_FRAGLEN:
+	case BR_ERR_UNKNOWN_TYPE:
+		return "peer sent a malformed record";
+	case BR_ERR_NO_RANDOM:
+		return "no entropy source (getrandom, /dev/urandom)";
+	case BR_ERR_BAD_SIGNATURE:
+		return "peer's handshake signature is invalid";
+	case BR_ERR_BAD_FINISHED:
+		return "handshake integrity check failed";
+	case BR_ERR_BAD_CIPHER_SUITE:
+	case BR_ERR_BAD_COMPRESSION:
+	case BR_ERR_BAD_HANDSHAKE:
+	case BR_ERR_UNEXPECTED:
+	case BR_ERR_BAD_HELLO_DONE:
+	case BR_ERR_BAD_CCS:
+	case BR_ERR_BAD_ALERT:
+		return "peer broke the TLS handshake protocol";
+	}
+	if (err > BR_ERR_X509_OK && err <= BR_ERR_X509_NOT_TRUSTED)
+		return "peer certificate is malformed";
+	return NULL;
+}
+
+/* Say why the engine stopped, once, while the session is at hand. */
+static void
+tls_explain(struct tls_conn *c, int err)
+{
+	const char *s;
+	int a;
+
+	if (err >= BR_ERR_RECV_FATAL_ALERT && err < BR_ERR_SEND_FATAL_ALERT) {
+		a = err - BR_ERR_RECV_FATAL_ALERT;
+		if (c->ready)
+			snprintf(c->why, sizeof(c->why), "peer ended the "
+			    "session: %s (alert %d)", tls_alert_name(a), a);
+		else if (a >= 42 && a <= 49)
+			snprintf(c->why, sizeof(c->why), "peer refused our "
+			    "certificate: %s (alert %d)", tls_alert_name(a), a);
+		else
+			snprintf(c->why, sizeof(c->why), "peer refused the "
+			    "handshake: %s (alert %d)%s", tls_alert_name(a), a,
+			    a == 40 && c->cfg->key_type == 0 ? "; it may "
+			    "require a client certificate" : "");
+		return;
+	}
+	if (err >= BR_ERR_SEND_FATAL_ALERT) {
+		a = err - BR_ERR_SEND_FATAL_ALERT;
+		snprintf(c->why, sizeof(c->why), "%s (sent alert %d: %s)",
+		    a == 40 ? "no cipher suite, curve or signature algorithm "
+		    "in common with the peer" : a == 70 ? "peer does not speak "
+		    "TLS 1.2" : "handshake refused", a, tls_alert_name(a));
+		return;
+	}
+	if (err == BR_ERR_X509_BAD_SERVER_NAME) {
+		snprintf(c->why, sizeof(c->why), "peer name mismatch: its "
+		    "certificate is not for '%s'", c->cfg->peer_name);
+		return;
+	}
+	s = tls_err_text(err);
+	if (s != NULL)
+		snprintf(c->why, sizeof(c->why), "%s (BearSSL error %d)", s,
+		    err);
+	else
+		snprintf(c->why, sizeof(c->why), "TLS protocol error "
+		    "(BearSSL error %d)", err);
+}
+
+/*
+ * The alert that tells the peer why we refused its certificate.  BearSSL
+ * fails these silently, leaving the peer with a bare EOF.  They all happen
+ * before our ChangeCipherSpec, so the alert goes as a plaintext record.
+ */
+static int
+tls_refusal_alert(int err)
+{
+	switch (err) {
+	case BR_ERR_NO_CLIENT_AUTH:
+		return 40;	/* TLS 1.2 has no certificate_required */
+	case BR_ERR_X509_NOT_TRUSTED:
+		return 48;
+	case BR_ERR_X509_EXPIRED:
+		return 45;
+	case BR_ERR_X509_BAD_SERVER_NAME:
+		return 49;
+	}
+	return err > BR_ERR_X509_OK && err <= BR_ERR_X509_NOT_TRUSTED ? 42 : 0;
+}
+
+static ssize_t
+tls_write(struct tls_conn *c, int fd, const void *buf, size_t len)
+{
+	ssize_t n;
+
+	/* send(MSG_NOSIGNAL): a vanished peer is an error, not a SIGPIPE. */
+	if (!c->use_write) {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n >= 0 || errno != ENOTSOCK)
+			return n;
+		c->use_write = 1;
+	}
+	return write(fd, buf, len);
+}
+
+static int
+tls_finish(struct tls_conn *c, int wfd)
+{
+	unsigned char rec[7] = { 21, 3, 3, 0, 2, 2, 0 };
+	int err = br_ssl_engine_last_error(c->eng);
+
+	c->done = 1;
+	if (err == BR_ERR_OK) {
+		c->clean = 1;
+		snprintf(c->why, sizeof(c->why), "closed cleanly");
+		return -1;
+	}
+	rec[6] = (unsigned char)tls_refusal_alert(err);
+	if (!c->ready && rec[6] != 0 && !c->wr_partial)
+		(void)tls_write(c, wfd, rec, sizeof(rec));
+	tls_explain(c, err);
+	return -1;
+}
+
+static int
+tls_io_fail(struct tls_conn *c, const char *what)
+{
+	c->done = 1;
+	snprintf(c->why, sizeof(c->why), "%s%s: %s", what,
+	    c->ready ? "" : " during the TLS handshake", strerror(errno));
+	return -1;
+}
+
+/* Returns 1 if bytes moved, 0 if the fd would block, -1 on error (errno). */
+static int
+tls_pump_out(struct tls_conn *c, int wfd)
+{
+	unsigned char *buf;
+	size_t len;
+	ssize_t n;
+
+	buf = br_ssl_engine_sendrec_buf(c->eng, &len);
+	n = tls_write(c, wfd, buf, len);
+	if (n < 0) {
+		if (errno == EINTR)
+			return 1;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		return -1;
+	}
+	br_ssl_engine_sendrec_ack(c->eng, (size_t)n);
+	c->wr_partial = (size_t)n < len;
+	return 1;
+}
+
+/* Returns 1 if bytes moved, 0 if the fd would block, -1 when done. */
+static int
+tls_pump_in(struct tls_conn *c, int rfd)
+{
+	struct iovec iov[2];
+	unsigned char *buf;
+	size_t len;
+	ssize_t n;
+
+	buf = br_ssl_engine_recvrec_buf(c->eng, &len);
+	if (c->stash_len > 0) {
+		n = len < c->stash_len ? (ssize_t)len : c->stash_len;
+		memcpy(buf, c->stash + c->stash_off, (size_t)n);
+		c->stash_off += n;
+		c->stash_len -= n;
+		br_ssl_engine_recvrec_ack(c->eng, (size_t)n);
+		return 1;
+	}
+	iov[0].iov_base = buf;
+	iov[0].iov_len = len;
+	iov[1].iov_base = c->stash;
+	iov[1].iov_len = sizeof(c->stash);
+	n = readv(rfd, iov, 2);
+	if (n < 0) {
+		if (errno == EINTR)
+			return 1;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		return tls_io_fail(c, "read from TLS peer");
+	}
+	if (n == 0) {
+		c->done = 1;
+		snprintf(c->why, sizeof(c->why), c->ready ? "peer closed the "
+		    "connection without close_notify (stream truncated)" :
+		    "peer closed the connection during the TLS handshake");
+		return -1;
+	}
+	if ((size_t)n > len) {
+		c->stash_off = 0;
+		c->stash_len = (unsigned char)((size_t)n - len);
+		n = (ssize_t)len;
+	}
+	br_ssl_engine_recvrec_ack(c->eng, (size_t)n);
+	return 1;
+}
+
+int
+tls_pump_rw(struct tls_conn *c, int rfd, int wfd)
+{
+	unsigned st;
+	int r, moved, rblocked = 0, wblocked = 0, werr = 0, want = 0;
+
+	if (c->done)
+		return -1;
+	/*
+	 * Until neither direction moves: a direction that would block is not
+	 * tried again in this call (poll will say when it can go on).
+	 */
+	for (;;) {
+		st = br_ssl_engine_current_state(c->eng);
+		if (st & BR_SSL_CLOSED)
+			return tls_finish(c, wfd);
+		if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
+			c->ready = 1;
+		moved = 0;
+		if ((st & BR_SSL_SENDREC) && !wblocked) {
+			r = tls_pump_out(c, wfd);
+			/* A peer that hung up may have said why first: read
+			 * its alert before reporting the write error. */
+			if (r < 0)
+				werr = errno;
+			moved |= r > 0;
+			wblocked = r <= 0;
+		}
+		if ((st & BR_SSL_RECVREC) && !rblocked) {
+			if ((r = tls_pump_in(c, rfd)) < 0)
+				return -1;
+			moved |= r;
+			rblocked = !r;
+		}
+		if (!moved)
+			break;
+	}
+	if (werr != 0) {
+		errno = werr;
+		return tls_io_fail(c, "write to TLS peer");
+	}
+	if (st & BR_SSL_SENDREC)
+		want |= TLS_WANT_WRITE;
+	if (st & BR_SSL_RECVREC)
+		want |= TLS_WANT_READ;
+	return want;
+}
+
+int
+tls_pump(struct tls_conn *c, int fd)
+{
+	return tls_pump_rw(c, fd, fd);
+}
+
+int
+tls_ready(const struct tls_conn *c)
+{
+	return c->ready || (br_ssl_engine_current_state(c->eng) &
+	    (BR_SSL_SENDAPP | BR_SSL_RECVAPP)) != 0;
+}
+
+unsigned char *
+tls_send_buf(struct tls_conn *c, size_t *len)
+{
+	unsigned char *p;
+
+	p = c->done ? NULL : br_ssl_engine_sendapp_buf(c->eng, len);
+	if (p == NULL)
+		*len = 0;
+	return p;
+}
+
+void
+tls_send_ack(struct tls_conn *c, size_t n)
+{
+	/* A full record is sealed here, ready for the next tls_pump. */
+	br_ssl_engine_sendapp_ack(c->eng, n);
+}
+
+void
+tls_flush(struct tls_conn *c)
+{
+	br_ssl_engine_flush(c->eng, 0);
+}
+
+unsigned char *
+tls_recv_buf(struct tls_conn *c, size_t *len)
+{
+	unsigned char *p;
+
+	p = c->done ? NULL : br_ssl_engine_recvapp_buf(c->eng, len);
+	if (p == NULL)
+		*len = 0;
+	return p;
+}
+
+void
+tls_recv_ack(struct tls_conn *c, size_t n)
+{
+	br_ssl_engine_recvapp_ack(c->eng, n);
+}
+
+void
+tls_close(struct tls_conn *c)
+{
+	br_ssl_engine_close(c->eng);
+}
+
+int
+tls_closed_cleanly(const struct tls_conn *c)
+{
+	return c->clean;
+}
+
+const char *
+tls_error(const struct tls_conn *c)
+{
+	return c->why[0] != 0 ? c->why : "no error";
+}
+
+const char *
+tls_suite(const struct tls_conn *c)
+{
+	if (!c->ready)
+		return NULL;
+	switch (c->eng->session.cipher_suite) {
+	case BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:
+		return "ECDHE-ECDSA-AES128-GCM-SHA256";
+	case BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:
+		return "ECDHE-RSA-AES128-GCM-SHA256";
+	case BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384:
+		return "ECDHE-ECDSA-AES256-GCM-SHA384";
+	case BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384:
+		return "ECDHE-RSA-AES256-GCM-SHA384";
+	case BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256:
+		return "ECDHE-ECDSA-CHACHA20-POLY1305";
+	case BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256:
+		return "ECDHE-RSA-CHACHA20-POLY1305";
+	}
+	return "unknown";
+}

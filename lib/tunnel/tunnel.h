@@ -1,0 +1,66 @@
+#ifndef MIG_TUNNEL_TUNNEL_H
+#define MIG_TUNNEL_TUNNEL_H
+/*
+ * mig-tunnel's setup around the session loop (mux.h): the -L/-R/PEER
+ * arguments, local listeners, the peer stream (stdio, connect, or a
+ * listener serving one forked session per peer), signals, and removing
+ * our sockets on the way out.
+ */
+#include <stddef.h>
+
+#include "base/endpoint.h"
+#include "tunnel/mux.h"
+
+#define TUNNEL_MAX_ROUTES	64
+#define TUNNEL_MAX_LISTENERS	64
+#define TUNNEL_MAX_SESSIONS	128	/* at once, on a listening tunnel */
+
+/* Exit statuses (doc/mig-tunnel.1). */
+enum {
+	TUNNEL_EXIT_OK = 0,	/* peer said goodbye, or we were stopped */
+	TUNNEL_EXIT_LOST = 1,	/* peer lost, protocol or runtime failure */
+	TUNNEL_EXIT_USAGE = 2,	/* bad arguments or files */
+	TUNNEL_EXIT_TLS = 3,	/* TLS handshake or authentication failed */
+};
+
+struct tunnel_opts {
+	struct mux_route routes[TUNNEL_MAX_ROUTES];
+	size_t nroutes;
+	struct mux_listener listeners[TUNNEL_MAX_LISTENERS];
+	size_t nlisteners;
+	struct endpoint peer;	/* ENDPOINT_STDIO for '-' */
+	int peer_listen;	/* listen:... */
+	const char *tls_cert, *tls_key, *tls_ca, *tls_peer_name;
+	int tls_client;		/* with '-': be the TLS client */
+	int insecure;		/* TCP without TLS is allowed */
+	int keepalive_s;
+};
+
+/* Defaults: PEER '-', keepalive 15 s, nothing else. */
+void tunnel_opts_init(struct tunnel_opts *o);
+
+/*
+ * Add "-L unix:LOCAL=NAME" / "-R NAME=unix:TARGET" / PEER to o.  Each
+ * returns 0, or -1 with a one-line reason in err (the caller exits 2).
+ */
+int tunnel_add_local(struct tunnel_opts *o, const char *arg, char *err,
+    size_t errlen);
+int tunnel_add_route(struct tunnel_opts *o, const char *arg, char *err,
+    size_t errlen);
+int tunnel_set_peer(struct tunnel_opts *o, const char *arg, char *err,
+    size_t errlen);
+
+/*
+ * Check the options together: TLS files all or none, TLS-only options
+ * without TLS, TCP without TLS unless insecure.  0, or -1 with err.
+ */
+int tunnel_check(const struct tunnel_opts *o, char *err, size_t errlen);
+
+/*
+ * Run the tunnel until the peer goes (connecting or stdio: one session)
+ * or, listening, until SIGINT/SIGTERM.  Returns TUNNEL_EXIT_*; sockets we
+ * created are removed.
+ */
+int tunnel_run(struct tunnel_opts *o);
+
+#endif

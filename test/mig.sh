@@ -1,0 +1,75 @@
+# Helpers for tests that run mig-send and mig-recv, sourced after
+# test/lib.sh and test/qemu.sh.
+
+# recv_start [ARGS...]: mig-recv for QEMU "dst" in the background, output
+# in $T/recv.out and $T/recv.err; waits for its "ready" line.
+recv_start() {
+	"$BIN/mig-recv" --qmp "unix:$T/dst.qmp" "$@" >"$T/recv.out" \
+		2>"$T/recv.err" </dev/null &
+	RECV_PID=$!
+	track $RECV_PID
+	wait_for 30 "mig-recv to print ready" _recv_ready
+}
+
+_recv_ready() {
+	if pid_gone $RECV_PID; then
+		cat "$T/recv.err" >&2
+		fail "mig-recv exited before it was ready"
+	fi
+	grep -qx ready "$T/recv.out"
+}
+
+# send_start [ARGS...]: mig-send for QEMU "src" in the background with
+# --json, output in $T/send.json and $T/send.err.
+send_start() {
+	"$BIN/mig-send" --qmp "unix:$T/src.qmp" --json "$@" >"$T/send.json" \
+		2>"$T/send.err" </dev/null &
+	SEND_PID=$!
+	track $SEND_PID
+}
+
+# expect_status NAME PID CODE [SECS]: that process exits with CODE.
+expect_status() {
+	wait_exit "$2" "${4:-180}"
+	_rc=$EXIT_STATUS
+	if [ "$_rc" != "$3" ]; then
+		echo "--- $1 stderr:" >&2
+		cat "$T/$1.err" >&2 2>/dev/null
+		fail "$1 exited $_rc, expected $3"
+	fi
+}
+
+# phase_seen PHASE: mig-send's JSON stream announced that phase.
+phase_seen() { grep -q "\"event\":\"phase\",\"phase\":\"$1\"" "$T/send.json"; }
+
+# guest_status NAME: "running", "paused", ... as HMP 'info status' says.
+guest_status() {
+	hmp "$1" 'info status' | sed -n 's/^VM status: \([a-z-]*\).*/\1/p'
+}
+
+# pattern_at FILE PATTERN OFFSET LEN: the image holds that byte pattern.
+pattern_at() {
+	qemu-io -r -U -f "$(_img_format "$1")" -c "read -q -P $2 $3 $4" "$1" \
+		2>&1 | grep -q . && return 1
+	return 0
+}
+
+# throttled_disk_args NODE FILE BPS: like disk_args, with reads of the disk
+# limited to BPS so that copying it takes a predictable while.
+throttled_disk_args() {
+	echo "-object throttle-group,id=tg-$1,x-bps-read=$3" \
+		"-blockdev driver=$(_img_format "$2"),node-name=$1-img,file.driver=file,file.filename=$2" \
+		"-blockdev driver=throttle,node-name=$1,throttle-group=tg-$1,file=$1-img" \
+		"-device virtio-blk-pci,drive=$1,id=$1"
+}
+
+# disk_io NAME DISK 'QEMU-IO COMMAND': run a qemu-io command on a guest
+# disk through HMP (virtio-blk-pci keeps its drive on the inner backend).
+# A command that has to wait for I/O prints its result on QEMU's stdout,
+# not on the monitor: disk_io_done waits for it there.
+disk_io() {
+	hmp "$1" "qemu-io -d /machine/peripheral/$2/virtio-backend \"$3\""
+}
+
+# disk_io_done NAME N: QEMU NAME has reported N completed qemu-io writes.
+disk_io_done() { [ "$(grep -c '^wrote ' "$T/$1.log")" -ge "$2" ]; }
