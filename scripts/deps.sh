@@ -7,7 +7,7 @@ set -u
 case "${1:-}" in
 build) pkgs="musl-tools libbearssl-dev gcc binutils make file" ;;
 test)  pkgs="musl-tools libbearssl-dev qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl procps" ;;
-bench) pkgs="musl-tools libbearssl-dev qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl stunnel4 procps time" ;;
+bench) pkgs="musl-tools libbearssl-dev qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl stunnel4 procps time python3" ;;
 *) echo "usage: deps.sh build|test|bench" >&2; exit 2 ;;
 esac
 

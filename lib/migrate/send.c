@@ -277,8 +277,12 @@ send_start_postcopy(struct send *s, const char *why)
 		log_warn("%s", s->err);
 }
 
+/*
+ * Refresh the status and the progress line; with 'act', also switch to
+ * post-copy or suspend the guest when the options say it is time.
+ */
 static void
-send_poll_migration(struct send *s)
+send_poll_migration(struct send *s, int act)
 {
 	struct qmp_msg *m;
 	const struct json_doc *doc;
@@ -307,6 +311,8 @@ send_poll_migration(struct send *s)
 	    (uint64_t)remaining, (uint64_t)mbps * 1000000 / 8,
 	    (uint64_t)(dirty * page));
 
+	if (!act)
+		return;
 	if (s->o->postcopy_after_precopy && syncs >= 2)
 		send_start_postcopy(s, "first pass done");
 	if (sig_usr1) {
@@ -393,7 +399,9 @@ send_wait(struct send *s, enum send_goal goal, int interruptible,
 			if (goal == SEND_MIRRORS_READY)
 				send_poll_jobs(s);
 			else if (goal == SEND_MIGRATION_DONE)
-				send_poll_migration(s);
+				send_poll_migration(s, 1);
+			else if (goal == SEND_MIGRATION_STOPPED)
+				send_poll_migration(s, 0);
 			if (s->qemu_gone)
 				return SEND_BROKE;
 			continue;
@@ -777,10 +785,17 @@ send_summary(struct send *s)
 	uint64_t disk_total = 0;
 	size_t i;
 
-	if (send_exec(s, "query-migrate", NULL, &m) == 0) {
+	/* QEMU 7.2 says "completed" a moment before it computes the
+	 * downtime: ask again for up to a second while it reads 0. */
+	for (int64_t until = clock_ms() + 1000;;) {
+		if (send_exec(s, "query-migrate", NULL, &m) != 0)
+			break;
 		json_path_int(&m->doc, m->value, "total-time", &total);
 		json_path_int(&m->doc, m->value, "downtime", &downtime);
 		json_path_int(&m->doc, m->value, "ram.transferred", &ram);
+		if (downtime > 0 || clock_ms() >= until)
+			break;
+		poll(NULL, 0, 20);
 	}
 	total = send_elapsed(s);
 	jsonw_init(&w, buf, sizeof(buf));
