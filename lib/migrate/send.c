@@ -150,6 +150,17 @@ send_disk_by_job(struct send *s, const struct json_doc *doc, int data)
 	return NULL;
 }
 
+/* Every status change goes through here, from events and polls alike. */
+static void
+send_set_status(struct send *s, const struct json_doc *doc, int n)
+{
+	json_path_string(doc, n, "status", s->status, sizeof(s->status));
+	if (strcmp(s->status, "postcopy-active") == 0 && !s->postcopy_active) {
+		s->postcopy_active = 1;
+		send_phase(s, "postcopy");
+	}
+}
+
 static void
 send_on_event(struct send *s, struct qmp_msg *m)
 {
@@ -158,8 +169,7 @@ send_on_event(struct send *s, struct qmp_msg *m)
 	char msg[300];
 
 	if (strcmp(m->name, "MIGRATION") == 0) {
-		json_path_string(doc, m->value, "status", s->status,
-		    sizeof(s->status));
+		send_set_status(s, doc, m->value);
 		return;
 	}
 	if (strncmp(m->name, "BLOCK_JOB_", 10) != 0)
@@ -293,7 +303,7 @@ send_poll_migration(struct send *s, int act)
 	if (send_exec(s, "query-migrate", NULL, &m) != 0)
 		return;
 	doc = &m->doc;
-	json_path_string(doc, m->value, "status", s->status, sizeof(s->status));
+	send_set_status(s, doc, m->value);
 	ram = json_get(doc, m->value, "ram");
 	if (ram < 0)
 		return;
@@ -379,11 +389,6 @@ send_wait(struct send *s, enum send_goal goal, int interruptible,
 				snprintf(s->err, sizeof(s->err),
 				    "QEMU reports the migration %s", s->status);
 				return SEND_BROKE;
-			}
-			if (send_status_is(s, "postcopy-active", NULL) &&
-			    !s->postcopy_active) {
-				s->postcopy_active = 1;
-				send_phase(s, "postcopy");
 			}
 			if (send_status_is(s, "pre-switchover", NULL) &&
 			    !s->continued && send_switchover(s) < 0)
@@ -510,7 +515,7 @@ send_set_params(struct send *s)
 /*
  * In a pipeline (mig-send --migrate-uri - | mig-recv --incoming -) both
  * start at once and mig-send cannot see mig-recv's "ready": give the NBD
- * server a few seconds to appear.  Elsewhere the user waited for "ready",
+ * server and its exports a few seconds to appear.  Elsewhere the user waited for "ready",
  * so a missing server is an error at once.
  */
 static int
@@ -523,8 +528,10 @@ send_probe(struct send *s, const char *id, struct nbd_export_info *info)
 	for (;;) {
 		rc = nbd_probe_run(&s->o->disks_uri, id, clock_ms() + 10000,
 		    info, s->err, sizeof(s->err));
-		if (rc != NBD_PROBE_ERROR || clock_ms() >= until ||
-		    (errno != ENOENT && errno != ECONNREFUSED) || sig_stop)
+		/* mig-recv's server listens before its exports are added. */
+		if (rc == NBD_PROBE_FOUND || clock_ms() >= until || sig_stop ||
+		    (rc == NBD_PROBE_ERROR && errno != ENOENT &&
+		    errno != ECONNREFUSED))
 			return rc;
 		poll(NULL, 0, 100);
 	}

@@ -1,0 +1,76 @@
+#!/bin/sh
+# The destination QEMU killed (SIGKILL) during the disk copy, then during
+# the memory phase: each time mig-send rolls back and exits 1, the source
+# guest runs on with no block job, NBD node or migration capability left
+# behind, and mig-recv exits 1.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/qemu.sh"
+. "$(dirname "$0")/mig.sh"
+require_qemu
+
+# progress_seen PHASE: a progress sample of that phase in the JSON.
+progress_seen() {
+	grep -q "\"event\":\"progress\",\"phase\":\"$1\"" "$T/send.json"
+}
+
+# source_clean: what a rollback must leave on QEMU "src" (mig-send has
+# exited, so its QMP socket is free).
+source_clean() {
+	_o=$(hmp src 'info block-jobs') || fail "HMP info block-jobs"
+	printf '%s\n' "$_o" | grep -q 'No active jobs' ||
+		fail "block job left on the source: $_o"
+	_o=$(qmp_cmd src '{"execute":"query-named-block-nodes"}') ||
+		fail "query-named-block-nodes: $_o"
+	case $_o in *mig-nbd-*) fail "NBD node left on the source: $_o" ;; esac
+	case $_o in *'"node-name": "vd0"'*) ;;
+	*) fail "the guest's disk vd0 is not in the source's nodes: $_o" ;; esac
+	_o=$(hmp src 'info migrate_capabilities') ||
+		fail "HMP info migrate_capabilities"
+	printf '%s\n' "$_o" | grep -qx 'pause-before-switchover: off' ||
+		fail "pause-before-switchover is not off: $_o"
+	[ "$(guest_status src)" = running ] || fail "the source guest is not running"
+	_n=$(_ncounts "$T/src.serial")
+	wait_count src $((_n + 2))
+}
+
+mkdisk "$T/src0.qcow2" 64M
+fill_disk "$T/src0.qcow2"
+mkdisk "$T/dst0.qcow2" 64M
+
+# kill_dst_during PHASE [MIG-SEND ARGS...]: migrate, kill -9 the
+# destination QEMU once mig-send reported progress in PHASE, check the
+# aftermath.
+kill_dst_during() {
+	_phase=$1; shift
+	note "destination killed during $_phase"
+	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
+		--timeout 120
+	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
+		--disks-uri "unix:$T/nbd.sock" "$@"
+	wait_for 30 "the $_phase phase" phase_seen "$_phase"
+	wait_for 30 "a $_phase progress sample" progress_seen "$_phase"
+	_dst=$(qemu_pid dst)
+	kill -KILL "$_dst"
+	wait_for 10 "the destination QEMU to die" pid_gone "$_dst"
+	expect_status send $SEND_PID 1 60
+	phase_seen switch-over && fail "the switch-over began before the kill"
+	[ "$_phase" = memory ] || ! phase_seen memory ||
+		fail "the disk copy ended before the kill"
+	expect_status recv $RECV_PID 1 30
+	source_clean
+}
+
+# During the disk copy: reads throttled to 4 MiB/s, the 8 MiB of data take
+# about 2 s to copy.
+start_src src $(throttled_disk_args vd0 "$T/src0.qcow2" 4194304)
+start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
+wait_count src 2
+kill_dst_during disk-copy
+stop_qemu src
+
+# During the memory phase: at 4 MiB/s it lasts (the guest dirties memory
+# faster than that).
+start_src src $(disk_args vd0 "$T/src0.qcow2")
+start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
+wait_count src 2
+kill_dst_during memory --bandwidth 4

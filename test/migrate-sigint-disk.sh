@@ -1,0 +1,59 @@
+#!/bin/sh
+# SIGINT to mig-send while the disk is being copied: mig-send rolls back
+# and exits 1, the source guest runs on with no block job, NBD node or
+# migration capability left behind, and the destination QEMU is gone
+# (mig-recv quits it, or it gives up by itself) with mig-recv exiting 1.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/qemu.sh"
+. "$(dirname "$0")/mig.sh"
+require_qemu
+
+# progress_seen PHASE: a progress sample of that phase in the JSON.
+progress_seen() {
+	grep -q "\"event\":\"progress\",\"phase\":\"$1\"" "$T/send.json"
+}
+
+# source_clean: what a rollback must leave on QEMU "src" (mig-send has
+# exited, so its QMP socket is free).
+source_clean() {
+	_o=$(hmp src 'info block-jobs') || fail "HMP info block-jobs"
+	printf '%s\n' "$_o" | grep -q 'No active jobs' ||
+		fail "block job left on the source: $_o"
+	_o=$(qmp_cmd src '{"execute":"query-named-block-nodes"}') ||
+		fail "query-named-block-nodes: $_o"
+	case $_o in *mig-nbd-*) fail "NBD node left on the source: $_o" ;; esac
+	case $_o in *'"node-name": "vd0"'*) ;;
+	*) fail "the guest's disk vd0 is not in the source's nodes: $_o" ;; esac
+	_o=$(hmp src 'info migrate_capabilities') ||
+		fail "HMP info migrate_capabilities"
+	printf '%s\n' "$_o" | grep -qx 'pause-before-switchover: off' ||
+		fail "pause-before-switchover is not off: $_o"
+	[ "$(guest_status src)" = running ] || fail "the source guest is not running"
+	_n=$(_ncounts "$T/src.serial")
+	wait_count src $((_n + 2))
+}
+
+mkdisk "$T/src0.qcow2" 64M
+fill_disk "$T/src0.qcow2"
+mkdisk "$T/dst0.qcow2" 64M
+# Reads throttled to 2 MiB/s: the 8 MiB of data take about 4 s to copy
+# (and as long to cancel: a forced cancel still waits for the reads in
+# flight).
+start_src src $(throttled_disk_args vd0 "$T/src0.qcow2" 2097152)
+start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
+wait_count src 2
+
+recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" --timeout 120
+send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
+	--disks-uri "unix:$T/nbd.sock"
+wait_for 30 "the disk-copy phase" phase_seen disk-copy
+wait_for 30 "a disk-copy progress sample" progress_seen disk-copy
+kill -INT $SEND_PID
+expect_status send $SEND_PID 1 60
+phase_seen memory && fail "the disk copy ended before the signal"
+grep -q 'interrupted by signal' "$T/send.err" ||
+	fail "mig-send does not say it was interrupted: $(cat "$T/send.err")"
+
+wait_for 30 "the destination QEMU to exit" pid_gone "$(qemu_pid dst)"
+expect_status recv $RECV_PID 1 30
+source_clean
