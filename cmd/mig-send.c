@@ -64,7 +64,8 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	o.parallel_connections = 2;
 	log_init("mig-send", 0);
-	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_QMP:
 			if (opt_endpoint("--qmp", optarg,
@@ -130,7 +131,7 @@ main(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		default:
-			fputs(usage, stderr);
+			opt_bad(c, argv, "vh");
 			return SEND_USAGE;
 		}
 	}

@@ -36,6 +36,11 @@ stop_pid() {
 cleanup() {
 	rc=$?
 	for p in $PIDS; do stop_pid "$p"; done
+	# Grandchildren (socat's fork and EXEC children) carry $T in their
+	# command lines: stop those too, by PID.
+	for p in $(pgrep -f "$T/" 2>/dev/null); do
+		[ "$p" != $$ ] && kill -KILL "$p" 2>/dev/null
+	done
 	if [ $rc != 0 ] && [ $rc != 77 ]; then
 		note "test dir kept: $T"
 	else
@@ -78,4 +83,14 @@ expect_exit() {
 	timeout 60 "$@" >"$T/out" 2>"$T/err"
 	got=$?
 	[ "$got" = "$want" ] || { cat "$T/err" >&2; fail "$* exited $got, expected $want"; }
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on, picked from
+# this shell's PID so that parallel tests rarely collide.
+free_port() {
+	_p=$(( 20000 + ($$ * 7) % 30000 ))
+	while ss -ltnH "sport = :$_p" 2>/dev/null | grep -q .; do
+		_p=$((_p + 1))
+	done
+	echo "$_p"
 }

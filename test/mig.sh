@@ -73,3 +73,29 @@ disk_io() {
 
 # disk_io_done NAME N: QEMU NAME has reported N completed qemu-io writes.
 disk_io_done() { [ "$(grep -c '^wrote ' "$T/$1.log")" -ge "$2" ]; }
+
+# progress_seen PHASE: mig-send's JSON stream has a progress sample of PHASE.
+progress_seen() {
+	grep -q "\"event\":\"progress\",\"phase\":\"$1\"" "$T/send.json"
+}
+
+# source_clean: after a failed migration the source QEMU "src" (whose QMP
+# socket mig-send has let go) has no block job, no NBD node, its disk vd0,
+# pause-before-switchover off, and a running guest that keeps counting.
+source_clean() {
+	_o=$(hmp src 'info block-jobs') || fail "HMP info block-jobs"
+	printf '%s\n' "$_o" | grep -q 'No active jobs' ||
+		fail "block job left on the source: $_o"
+	_o=$(qmp_cmd src '{"execute":"query-named-block-nodes"}') ||
+		fail "query-named-block-nodes: $_o"
+	case $_o in *mig-nbd-*) fail "NBD node left on the source: $_o" ;; esac
+	case $_o in *'"node-name": "vd0"'*) ;;
+	*) fail "the guest's disk vd0 is not in the source's nodes: $_o" ;; esac
+	_o=$(hmp src 'info migrate_capabilities') ||
+		fail "HMP info migrate_capabilities"
+	printf '%s\n' "$_o" | grep -qx 'pause-before-switchover: off' ||
+		fail "pause-before-switchover is not off: $_o"
+	[ "$(guest_status src)" = running ] || fail "the source guest is not running"
+	_n=$(_ncounts "$T/src.serial")
+	wait_count src $((_n + 2))
+}

@@ -8,31 +8,6 @@
 . "$(dirname "$0")/mig.sh"
 require_qemu
 
-# progress_seen PHASE: a progress sample of that phase in the JSON.
-progress_seen() {
-	grep -q "\"event\":\"progress\",\"phase\":\"$1\"" "$T/send.json"
-}
-
-# source_clean: what a rollback must leave on QEMU "src" (mig-send has
-# exited, so its QMP socket is free).
-source_clean() {
-	_o=$(hmp src 'info block-jobs') || fail "HMP info block-jobs"
-	printf '%s\n' "$_o" | grep -q 'No active jobs' ||
-		fail "block job left on the source: $_o"
-	_o=$(qmp_cmd src '{"execute":"query-named-block-nodes"}') ||
-		fail "query-named-block-nodes: $_o"
-	case $_o in *mig-nbd-*) fail "NBD node left on the source: $_o" ;; esac
-	case $_o in *'"node-name": "vd0"'*) ;;
-	*) fail "the guest's disk vd0 is not in the source's nodes: $_o" ;; esac
-	_o=$(hmp src 'info migrate_capabilities') ||
-		fail "HMP info migrate_capabilities"
-	printf '%s\n' "$_o" | grep -qx 'pause-before-switchover: off' ||
-		fail "pause-before-switchover is not off: $_o"
-	[ "$(guest_status src)" = running ] || fail "the source guest is not running"
-	_n=$(_ncounts "$T/src.serial")
-	wait_count src $((_n + 2))
-}
-
 mkdisk "$T/src0.qcow2" 64M
 fill_disk "$T/src0.qcow2"
 mkdisk "$T/dst0.qcow2" 64M

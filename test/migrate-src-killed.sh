@@ -7,11 +7,6 @@
 . "$(dirname "$0")/mig.sh"
 require_qemu
 
-# progress_seen PHASE: a progress sample of that phase in the JSON.
-progress_seen() {
-	grep -q "\"event\":\"progress\",\"phase\":\"$1\"" "$T/send.json"
-}
-
 mkdisk "$T/src0.qcow2" 64M
 fill_disk "$T/src0.qcow2"
 mkdisk "$T/dst0.qcow2" 64M

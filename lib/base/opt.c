@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,4 +52,22 @@ opt_endpoint(const char *opt, const char *val, unsigned allowed,
 		memcpy(ep->path, err, (size_t)n + 1);
 	}
 	return 0;
+}
+
+void
+opt_bad(int c, char **argv, const char *shortopts)
+{
+	/* getopt leaves the offending word just before optind, and in optopt
+	 * 0 for an unknown long option, the letter for a short one, and the
+	 * option's value for a long option given a value it does not take. */
+	const char *word = argv[optind - 1];
+
+	if (c == ':')
+		log_err("%s needs a value (see --help)", word);
+	else if (optopt == 0)
+		log_err("unknown option '%s' (see --help)", word);
+	else if (optopt < 256 && strchr(shortopts, optopt) == NULL)
+		log_err("unknown option '-%c' (see --help)", optopt);
+	else
+		log_err("%s takes no value (see --help)", word);
 }

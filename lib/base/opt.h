@@ -17,4 +17,11 @@ int opt_number(const char *opt, const char *val, int64_t min, int64_t max,
 int opt_endpoint(const char *opt, const char *val, unsigned allowed,
     struct endpoint *ep);
 
+/*
+ * Report getopt_long's complaint as one line: call it for any return of
+ * getopt_long (run with opterr = 0 and an optstring starting with ':')
+ * that the caller does not handle.  shortopts: the valid short letters.
+ */
+void opt_bad(int c, char **argv, const char *shortopts);
+
 #endif

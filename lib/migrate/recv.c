@@ -75,10 +75,14 @@ recv_preflight(struct recv *r)
 	struct qmp_msg *m;
 	char status[32];
 
-	if (recv_exec(r, "query-status", NULL, &m) != 0 ||
-	    json_path_string(&m->doc, m->value, "status", status,
-	    sizeof(status)) < 0)
+	if (recv_exec(r, "query-status", NULL, &m) != 0)
 		return -1;
+	if (json_path_string(&m->doc, m->value, "status", status,
+	    sizeof(status)) < 0) {
+		snprintf(r->err, sizeof(r->err), "query-status: the reply has "
+		    "no status (is this QEMU's QMP socket?)");
+		return -1;
+	}
 	if (strcmp(status, "inmigrate") != 0) {
 		snprintf(r->err, sizeof(r->err), "the destination QEMU is "
 		    "'%s': start it with -incoming defer", status);

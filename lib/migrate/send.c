@@ -550,10 +550,14 @@ send_preflight(struct send *s)
 	size_t i;
 	int rc;
 
-	if (send_exec(s, "query-status", NULL, &m) != 0 ||
-	    json_path_string(&m->doc, m->value, "status", status,
-	    sizeof(status)) < 0)
+	if (send_exec(s, "query-status", NULL, &m) != 0)
 		return -1;
+	if (json_path_string(&m->doc, m->value, "status", status,
+	    sizeof(status)) < 0) {
+		snprintf(s->err, sizeof(s->err), "query-status: the reply has "
+		    "no status (is this QEMU's QMP socket?)");
+		return -1;
+	}
 	if (strcmp(status, "inmigrate") == 0) {
 		snprintf(s->err, sizeof(s->err), "this QEMU waits for an "
 		    "incoming migration: it is a destination, not a source");

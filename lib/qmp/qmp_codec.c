@@ -87,8 +87,15 @@ qmp_codec_frame(struct qmp_codec *c, size_t *len, char *err, size_t errlen)
 			c->instr = p[i] == '\\' ? 2 : p[i] == '"' ? 0 : 1;
 		else if (p[i] == '"')
 			c->instr = 1;
-		else if (p[i] == '{' || p[i] == '[')
-			c->depth++;
+		else if ((p[i] == '{' || p[i] == '[') &&
+		    ++c->depth > JSON_MAX_DEPTH) {
+			/* json_parse would refuse it: do not wait for its end. */
+			snprintf(err, errlen, "message at offset %llu is nested "
+			    "deeper than %d levels",
+			    (unsigned long long)(c->off + c->start),
+			    JSON_MAX_DEPTH);
+			return -1;
+		}
 		else if ((p[i] == '}' || p[i] == ']') && --c->depth == 0) {
 			*len = i + 1;
 			c->scan = 0;
