@@ -69,7 +69,7 @@ demo: all
 
 bench: all
 	@sh scripts/deps.sh bench
-	@sh scripts/bench.sh
+	@rc=0; sh scripts/bench.sh || rc=1; sh scripts/bench-tunnel.sh || rc=1; exit $$rc
 
 install: $(CMDS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)

@@ -6,8 +6,8 @@
 set -u
 case "${1:-}" in
 build) pkgs="musl-tools libbearssl-dev gcc binutils make file" ;;
-test)  pkgs="musl-tools libbearssl-dev qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl procps" ;;
-bench) pkgs="musl-tools libbearssl-dev qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl stunnel4 procps time python3" ;;
+test)  pkgs="musl-tools libbearssl-dev qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl procps iproute2 file" ;;
+bench) pkgs="musl-tools libbearssl-dev qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl stunnel4 procps time python3 iproute2" ;;
 *) echo "usage: deps.sh build|test|bench" >&2; exit 2 ;;
 esac
 

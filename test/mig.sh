@@ -99,3 +99,28 @@ source_clean() {
 	_n=$(_ncounts "$T/src.serial")
 	wait_count src $((_n + 2))
 }
+
+# tunnel_pair: two mig-tunnels joined by socat over TCP on 127.0.0.1 (the
+# quotes inside EXEC keep socat from splitting the command at its colons).  The
+# destination's is started by socat TCP-LISTEN ... EXEC (one per
+# connection) and delivers channels "mig" and "nbd" to $T/mig.sock and
+# $T/nbd.sock (mig-recv's); the source's listens on $T/tmig.sock and
+# $T/tnbd.sock (for mig-send).  Extra mig-tunnel arguments for both sides
+# in TUNNEL_ARGS.
+tunnel_pair() {
+	_port=$(free_port)
+	socat "TCP-LISTEN:$_port,bind=127.0.0.1,reuseaddr,fork" \
+		"EXEC:'$BIN/mig-tunnel ${TUNNEL_ARGS:-} -R mig=unix:$T/mig.sock -R nbd=unix:$T/nbd.sock'" \
+		2>"$T/tunnel-dst.err" &
+	track $!
+	wait_for 10 "socat to listen on $_port" _listening "$_port"
+	socat "TCP:127.0.0.1:$_port" \
+		"EXEC:'$BIN/mig-tunnel ${TUNNEL_ARGS:-} -L unix:$T/tmig.sock=mig -L unix:$T/tnbd.sock=nbd'" \
+		2>"$T/tunnel-src.err" &
+	TUNNEL_PID=$!
+	track $TUNNEL_PID
+	wait_for 10 "the source tunnel's sockets" \
+		test -S "$T/tmig.sock" -a -S "$T/tnbd.sock"
+}
+
+_listening() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
