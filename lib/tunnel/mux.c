@@ -1,12 +1,15 @@
 /*
  * The session loop.  Data moves like this:
  *
- *  local -> peer: one frame per readable channel per round, read straight
- *	into the output ring behind a reserved header (or, in bulk, spliced
- *	into a pipe and from there to the peer, so it never enters user
- *	memory), at most as much as the channel's credit allows;
+ *  local -> peer: a frame at a time per readable channel, read straight
+ *	into the output ring behind a reserved header, as much as the
+ *	channel's credit allows, and written out with the frames before and
+ *	after it in one writev (splicing this way measured slower: a unix
+ *	socket splices one buffer a call, and TCP then carries page-sized
+ *	fragments);
  *  peer -> local: the input is decoded as it arrives; DATA payload is
- *	written to its local connection at once (spliced when in bulk), and
+ *	written to its local connection at once (big payloads spliced through
+ *	a pipe, never entering user memory), and
  *	only what that connection does not take is copied to the channel's
  *	backlog, which its credit guarantees has room.
  *
@@ -36,12 +39,12 @@
 #include "tunnel/ring.h"
 
 #define MUX_DATA_MAX	(256u * 1024)	/* DATA payload we take and send */
-#define MUX_WIN_MAX	(512u * 1024)	/* a channel's window (its backlog) */
+#define MUX_WIN_MAX	(1024u * 1024)	/* a channel's window (its backlog) */
 #define MUX_WIN_MIN	(16u * 1024)	/* window every channel gets */
-#define MUX_BUDGET	(2u * 1024 * 1024)	/* windows share this */
+#define MUX_BUDGET	(1536u * 1024)	/* windows beyond MUX_WIN_MIN share this */
 #define MUX_IN_BUF	(256u * 1024)
 #define MUX_OUT_RING	(512u * 1024)
-#define MUX_PIPE	(256u * 1024)	/* splice pipes, if the kernel lets us */
+#define MUX_PIPE	(256u * 1024)	/* the splice pipe, if the kernel lets us */
 #define MUX_SPLICE_MIN	(16u * 1024)	/* smaller payloads are copied */
 #define MUX_CHUNK_MIN	(16u * 1024)	/* smallest local read worth a frame */
 #define MUX_ACCEPT_BURST 16
@@ -50,8 +53,10 @@
 #define MUX_HELLO_MS	30000
 #define MUX_BYE_MS	2000		/* to flush GOODBYE when stopping */
 #define MUX_ROUNDS	4		/* peer reads per wakeup, for fairness */
+#define MUX_SMALL_RUN	16		/* small frames in a row: read in bulk */
+#define MUX_LOWAT_MAX	(128u * 1024)	/* wake for this much of a payload */
 
-enum { CH_OPENING = 1, CH_CONNECTING, CH_OPEN, CH_REFUSING };
+enum { MUX_OPENING = 1, MUX_CONNECTING, MUX_OPEN, MUX_REFUSING };
 
 struct mux_chan {
 	int fd;			/* local connection; -1 once closed */
@@ -66,10 +71,10 @@ struct mux_chan {
 	uint8_t eof_sent, eof_rcvd;
 	uint8_t wr_shut;	/* EOF passed on to the local side */
 	uint8_t close_want, close_sent, close_rcvd;
-	uint8_t bulk;		/* reads come in full: splice them */
 	uint32_t tx_credit;	/* bytes we may still send */
 	uint32_t rx_granted;	/* bytes the peer may still send */
 	uint32_t rx_unsent;	/* part of rx_granted not told yet */
+	uint32_t commit;	/* rx_granted + backlog, as last counted */
 	uint64_t tx_bytes, rx_bytes;
 	int64_t deadline;	/* CONNECTING: give up then */
 	int64_t retry_at;	/* CONNECTING: next attempt, 0: none */
@@ -99,14 +104,16 @@ struct mux {
 	struct mux_chan *ids[2][FRAME_CHANS];	/* [mine][num] */
 	struct mux_chan *chans[2 * FRAME_CHANS];
 	size_t nchan, nring, rr;
+	size_t excess;		/* sum over channels of commit - MUX_WIN_MIN */
 	unsigned next_num;
 	struct pollfd *pfds;
 	int prd, pwr, plis;	/* pollfd indexes: peer read/write, listeners */
-	int splice_in, splice_out;
-	int txpipe[2], rxpipe[2];
+	int splice_in;		/* rfd can be spliced from */
+	int rxpipe[2];
 	size_t pipe_sz;
-	uint32_t tx_pipe;	/* payload in txpipe; goes after the ring */
 	int hdr_only;		/* big DATA runs: read a bare header next */
+	int small_run;		/* frames since the last big DATA */
+	int lowat;		/* SO_RCVLOWAT of rfd; -1: not settable */
 	char why[320];
 };
 
@@ -158,11 +165,28 @@ mux_chan_new(struct mux *s, int mine, unsigned num, int with_backlog)
 	c->pfd = -1;
 	c->mine = (uint8_t)mine;
 	c->num = (uint16_t)num;
-	c->bulk = 1;
 	s->ids[mine][num] = c;
 	c->idx = s->nchan;
 	s->chans[s->nchan++] = c;
 	return c;
+}
+
+static uint32_t
+mux_excess(uint32_t commit)
+{
+	return commit > MUX_WIN_MIN ? commit - MUX_WIN_MIN : 0;
+}
+
+/* Recount what c may hold (credit out plus backlog) into the pool. */
+static void
+mux_commit_sync(struct mux *s, struct mux_chan *c)
+{
+	uint32_t now = c->mem == NULL ? 0 :
+	    c->rx_granted + (uint32_t)ring_used(&c->backlog);
+
+	s->excess -= mux_excess(c->commit);
+	s->excess += mux_excess(now);
+	c->commit = now;
 }
 
 /* The local side is gone or done: drop it and its backlog. */
@@ -179,6 +203,7 @@ mux_chan_close_fd(struct mux *s, struct mux_chan *c)
 		s->nring--;
 		ring_init(&c->backlog, NULL, 0);
 	}
+	mux_commit_sync(s, c);
 	if (s->cur == c)
 		s->cur = NULL;
 }
@@ -190,7 +215,7 @@ mux_chan_release(struct mux *s, struct mux_chan *c)
 	mux_chan_close_fd(s, c);
 	if (s->ids[c->mine][c->num] == c)
 		s->ids[c->mine][c->num] = NULL;
-	if (!c->dead && c->state == CH_OPEN)
+	if (!c->dead && c->state == MUX_OPEN)
 		log_info("channel %s #%u%s closed: %llu bytes sent, %llu "
 		    "received", c->name, c->num, c->mine ? "" : " (peer's)",
 		    (unsigned long long)c->tx_bytes,
@@ -217,10 +242,10 @@ mux_sweep(struct mux *s)
 }
 
 /*
- * A channel's window: the budget shared by the channels that have a
- * backlog, within [MUX_WIN_MIN, MUX_WIN_MAX].  Windows only shrink by
- * being used up, so a channel that got a big one keeps it until its
- * data arrives.
+ * A channel's window target: an even share of the pool, within
+ * [MUX_WIN_MIN, MUX_WIN_MAX].  A share is a target, not a promise: a
+ * channel that got a big window while alone keeps it until the data
+ * arrives, and the pool, not the shares, bounds the total.
  */
 static uint32_t
 mux_cap(const struct mux *s)
@@ -232,25 +257,39 @@ mux_cap(const struct mux *s)
 }
 
 /*
- * Top up the peer's credit so that credit plus backlog reach the window,
- * in steps of at least a quarter window so that CREDIT frames stay rare.
- * Credit plus backlog never exceed MUX_WIN_MAX: the backlog has room
- * for anything the peer may send.
+ * Top up the peer's credit toward the window, in steps of at least half
+ * a window so that CREDIT frames stay rare.  Every channel may
+ * commit MUX_WIN_MIN; beyond that it draws on the pool, so the memory
+ * all backlogs can need is at most channels * MUX_WIN_MIN + MUX_BUDGET.
+ * Credit plus backlog never exceed MUX_WIN_MAX: the backlog has room for
+ * anything the peer may send.
  */
 static void
 mux_grant(struct mux *s, struct mux_chan *c)
 {
-	uint32_t cap, commit;
+	uint32_t cap, want, pool, step;
 
+	mux_commit_sync(s, c);
 	if (c->mem == NULL || c->eof_rcvd || c->close_want || c->close_sent ||
 	    c->close_rcvd)
 		return;
 	cap = mux_cap(s);
-	commit = c->rx_granted + (uint32_t)ring_used(&c->backlog);
-	if (commit >= cap || cap - commit < cap / 4)
+	if (c->commit >= cap)
 		return;
-	c->rx_granted += cap - commit;
-	c->rx_unsent += cap - commit;
+	want = cap;
+	step = cap / 2;
+	pool = s->excess > MUX_BUDGET ? 0 :
+	    MUX_BUDGET - (uint32_t)s->excess + mux_excess(c->commit);
+	if (want > MUX_WIN_MIN + pool) {
+		/* The pool is short: smaller steps, the minimum always. */
+		want = MUX_WIN_MIN + pool;
+		step = MUX_WIN_MIN / 4;
+	}
+	if (want <= c->commit || want - c->commit < step)
+		return;
+	c->rx_granted += want - c->commit;
+	c->rx_unsent += want - c->commit;
+	mux_commit_sync(s, c);
 }
 
 /* Drop the local side at once and tell the peer (CLOSE, or REFUSE). */
@@ -264,8 +303,8 @@ mux_abort(struct mux *s, struct mux_chan *c, int reason, const char *what,
 	mux_chan_close_fd(s, c);
 	if (c->close_want || c->close_sent)
 		return;
-	if (c->state == CH_CONNECTING) {
-		c->state = CH_REFUSING;
+	if (c->state == MUX_CONNECTING) {
+		c->state = MUX_REFUSING;
 		c->reason = FRAME_REFUSE_TARGET;
 		c->retry_at = 0;
 		return;
@@ -281,7 +320,7 @@ mux_abort(struct mux *s, struct mux_chan *c, int reason, const char *what,
 static void
 mux_chan_check(struct mux *s, struct mux_chan *c)
 {
-	if (c->state != CH_OPEN || c->close_want || c->close_sent ||
+	if (c->state != MUX_OPEN || c->close_want || c->close_sent ||
 	    c->fd < 0)
 		return;
 	if (c->eof_rcvd && !c->wr_shut && ring_used(&c->backlog) == 0) {
@@ -330,6 +369,7 @@ mux_deliver(struct mux *s, struct mux_chan *c, const uint8_t *p, size_t n)
 
 	if (c == NULL || c->fd < 0)
 		return;		/* the channel is being aborted: dropped */
+	c->rx_granted -= (uint32_t)n;
 	c->rx_bytes += n;
 	if (ring_used(&c->backlog) == 0) {
 		w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -382,7 +422,7 @@ mux_connect(struct mux *s, struct mux_chan *c)
 	    "refused", c->name, c->num, s->cfg->peer, c->target->path,
 	    strerror(err));
 	mux_chan_close_fd(s, c);
-	c->state = CH_REFUSING;
+	c->state = MUX_REFUSING;
 	c->reason = FRAME_REFUSE_TARGET;
 }
 
@@ -415,7 +455,7 @@ mux_on_open(struct mux *s, const struct frame *f)
 	}
 	c->tx_credit = f->value;
 	if (r == NULL) {
-		c->state = CH_REFUSING;
+		c->state = MUX_REFUSING;
 		c->reason = s->stopping ? FRAME_REFUSE_FULL : FRAME_REFUSE_NAME;
 		c->name = "?";
 		if (!s->stopping)
@@ -428,11 +468,11 @@ mux_on_open(struct mux *s, const struct frame *f)
 	if (c->mem == NULL) {
 		log_warn("channel %s from %s: out of memory; refused",
 		    r->name, s->cfg->peer);
-		c->state = CH_REFUSING;
+		c->state = MUX_REFUSING;
 		c->reason = FRAME_REFUSE_FULL;
 		return;
 	}
-	c->state = CH_CONNECTING;
+	c->state = MUX_CONNECTING;
 	c->deadline = s->now + MUX_CONNECT_MS;
 	mux_connect(s, c);
 }
@@ -474,7 +514,9 @@ mux_on_frame(struct mux *s, const struct frame *f)
 		}
 		s->peer_data_max = mux_min(f->value, MUX_DATA_MAX);
 		s->ready = 1;
-		log_info("session with %s is up", s->cfg->peer);
+		log_info("session with %s is up%s%s", s->cfg->peer,
+		    s->tls != NULL ? ", TLS " : "",
+		    s->tls != NULL ? tls_suite(s->tls) : "");
 		return;
 	case FRAME_PING:
 		memcpy(s->pong, f->ping, sizeof(s->pong));
@@ -497,7 +539,7 @@ mux_on_frame(struct mux *s, const struct frame *f)
 		return;
 	}
 	if (f->type == FRAME_ACCEPT || f->type == FRAME_REFUSE) {
-		if (c->state != CH_OPENING) {
+		if (c->state != MUX_OPENING) {
 			mux_proto(s, f, "answered already");
 			return;
 		}
@@ -507,12 +549,12 @@ mux_on_frame(struct mux *s, const struct frame *f)
 			mux_chan_release(s, c);
 			return;
 		}
-		c->state = CH_OPEN;
+		c->state = MUX_OPEN;
 		c->tx_credit = f->value;
 		log_info("channel %s #%u open", c->name, c->num);
 		return;
 	}
-	if (c->state != CH_OPEN || c->close_rcvd) {
+	if (c->state != MUX_OPEN || c->close_rcvd) {
 		mux_proto(s, f, c->close_rcvd ? "after CLOSE" : "not open yet");
 		return;
 	}
@@ -526,7 +568,10 @@ mux_on_frame(struct mux *s, const struct frame *f)
 			mux_proto(s, f, "more than its credit");
 			return;
 		}
-		c->rx_granted -= f->len;
+		/*
+		 * Credit is spent as the payload arrives: until then the rest
+		 * of the frame counts as granted, so no top-up overlaps it.
+		 */
 		s->cur = c->fd >= 0 && c->mem != NULL ? c : NULL;
 		return;
 	case FRAME_CREDIT:
@@ -579,8 +624,17 @@ mux_decode(struct mux *s, const uint8_t *p, size_t len)
 			    s->cfg->peer, s->dec.err);
 			return;
 		case FRAME_EV_FRAME:
-			if (s->dec.f.type != FRAME_DATA ||
-			    s->dec.f.len < MUX_SPLICE_MIN)
+			/*
+			 * Bulk reads batch small frames but copy big payloads;
+			 * bare header reads let big payloads be spliced.  A
+			 * run of small frames switches to bulk, one big one
+			 * back.
+			 */
+			if (s->dec.f.type == FRAME_DATA &&
+			    s->dec.f.len >= MUX_SPLICE_MIN) {
+				s->hdr_only = s->splice_in;
+				s->small_run = 0;
+			} else if (++s->small_run >= MUX_SMALL_RUN)
 				s->hdr_only = 0;
 			mux_on_frame(s, &s->dec.f);
 			break;
@@ -608,7 +662,7 @@ static void
 mux_peer_fail(struct mux *s, const char *what, int err)
 {
 	/* Read or write error on the stream: the peer is lost. */
-	mux_end(s, MUX_LOST, "%s from %s: %s", what, s->cfg->peer,
+	mux_end(s, MUX_LOST, "%s lost: %s: %s", s->cfg->peer, what,
 	    strerror(err));
 }
 
@@ -672,8 +726,9 @@ mux_payload_direct(struct mux *s, uint32_t left)
 		return 0;
 	}
 	s->last_rx = s->now;
-	s->hdr_only = 1;
+	s->hdr_only = s->splice_in;
 	frame_dec_skip(&s->dec, (uint32_t)n);
+	c->rx_granted -= (uint32_t)n;
 	c->rx_bytes += (uint64_t)n;
 	if (ring_used(&c->backlog) > 0 || !s->splice_in) {
 		ring_fill(&c->backlog, (size_t)n);
@@ -702,6 +757,24 @@ mux_payload_direct(struct mux *s, uint32_t left)
 	return 1;
 }
 
+/*
+ * Waiting for the rest of a big payload, a wakeup per TCP segment costs
+ * far more than the bytes: poll should say "readable" only once a good
+ * part of it is there.  Back to 1 between frames, where anything may come.
+ */
+static void
+mux_lowat(struct mux *s, int want)
+{
+	if (s->lowat < 0 || s->lowat == want)
+		return;
+	if (setsockopt(s->rfd, SOL_SOCKET, SO_RCVLOWAT, &want,
+	    sizeof(want)) < 0) {
+		s->lowat = -1;	/* not TCP, or not allowed: never mind */
+		return;
+	}
+	s->lowat = want;
+}
+
 /* Read and decode what the peer sent, a few rounds at most. */
 static void
 mux_peer_read(struct mux *s)
@@ -716,10 +789,16 @@ mux_peer_read(struct mux *s)
 		/* Big payload: splice it, or straight into a backlog in use. */
 		if (left >= MUX_SPLICE_MIN && s->cur != NULL &&
 		    (s->splice_in || ring_used(&s->cur->backlog) > 0)) {
-			if (mux_payload_direct(s, left) == 0)
+			if (mux_payload_direct(s, left) == 0) {
+				left = frame_dec_left(&s->dec);
+				if (left >= MUX_SPLICE_MIN && !s->done)
+					mux_lowat(s, (int)mux_min(left,
+					    MUX_LOWAT_MAX));
 				return;
+			}
 			continue;
 		}
+		mux_lowat(s, 1);
 		max = s->hdr_only && frame_dec_at_boundary(&s->dec) ?
 		    FRAME_HDR_LEN : MUX_IN_BUF;
 		n = read(s->rfd, s->inbuf, max);
@@ -741,7 +820,7 @@ mux_peer_read(struct mux *s)
 	}
 }
 
-/* Write the output ring, then a spliced payload behind it. */
+/* Write the output ring as far as the peer takes it. */
 static void
 mux_peer_write(struct mux *s)
 {
@@ -753,23 +832,13 @@ mux_peer_write(struct mux *s)
 		mux_tls_pump(s);
 		return;
 	}
-	while (!s->done) {
-		if (ring_used(&s->out) > 0) {
-			cnt = ring_data(&s->out, iov, SIZE_MAX);
-			n = writev(s->wfd, iov, cnt);
-			if (n >= 0) {
-				ring_drain(&s->out, (size_t)n);
-				continue;
-			}
-		} else if (s->tx_pipe > 0) {
-			n = splice(s->txpipe[0], NULL, s->wfd, NULL, s->tx_pipe,
-			    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-			if (n >= 0) {
-				s->tx_pipe -= (uint32_t)n;
-				continue;
-			}
-		} else
-			return;
+	while (!s->done && ring_used(&s->out) > 0) {
+		cnt = ring_data(&s->out, iov, SIZE_MAX);
+		n = writev(s->wfd, iov, cnt);
+		if (n >= 0) {
+			ring_drain(&s->out, (size_t)n);
+			continue;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN)
@@ -805,6 +874,14 @@ mux_tls_pump(struct mux *s)
 		    tls_error(s->tls));
 }
 
+static int
+mux_tls_pending(struct mux *s)
+{
+	size_t len;
+
+	return tls_recv_buf(s->tls, &len) != NULL && len > 0;
+}
+
 static void
 mux_tls_read(struct mux *s)
 {
@@ -837,7 +914,7 @@ mux_out_reserve(struct mux *s, size_t n, size_t *room)
 
 	if (s->tls == NULL) {
 		*room = ring_room(&s->out);
-		return s->tx_pipe == 0 && *room >= n ? s->out.buf : NULL;
+		return *room >= n ? s->out.buf : NULL;
 	}
 	p = tls_send_buf(s->tls, &len);
 	if (len < n && s->tls_dirty) {
@@ -915,27 +992,8 @@ mux_read_local(struct mux *s, struct mux_chan *c)
 		mux_local_result(s, c, n);
 		return n > 0 && (uint32_t)n == want;
 	}
-	if (s->splice_out && c->bulk) {
-		if (s->tx_pipe > 0 || ring_room(&s->out) < FRAME_HDR_LEN)
-			return -1;
-		want = mux_min(want, (uint32_t)s->pipe_sz);
-		n = splice(c->fd, NULL, s->txpipe[1], NULL, want,
-		    SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-		if (n > 0) {
-			frame_data_hdr(hdr, !c->mine, c->num, (uint32_t)n);
-			ring_put(&s->out, hdr, FRAME_HDR_LEN);
-			s->tx_pipe = (uint32_t)n;
-			if ((size_t)n < MUX_SPLICE_MIN)
-				c->bulk = 0;
-		}
-		mux_local_result(s, c, n);
-		/* Nothing can be framed until the payload is out. */
-		mux_peer_write(s);
-		return s->tx_pipe > 0 ? -1 : n > 0 && (uint32_t)n == want;
-	}
 	room = ring_room(&s->out);
-	if (s->tx_pipe > 0 ||
-	    room < FRAME_HDR_LEN + mux_min(want, MUX_CHUNK_MIN))
+	if (room < FRAME_HDR_LEN + mux_min(want, MUX_CHUNK_MIN))
 		return -1;
 	want = mux_min(want, (uint32_t)(room - FRAME_HDR_LEN));
 	cnt = ring_space(&s->out, FRAME_HDR_LEN, iov, want);
@@ -944,12 +1002,27 @@ mux_read_local(struct mux *s, struct mux_chan *c)
 		frame_data_hdr(hdr, !c->mine, c->num, (uint32_t)n);
 		ring_poke(&s->out, 0, hdr, FRAME_HDR_LEN);
 		ring_fill(&s->out, FRAME_HDR_LEN + (size_t)n);
-		if (s->splice_out && (uint32_t)n == want &&
-		    (size_t)n >= MUX_SPLICE_MIN)
-			c->bulk = 1;
 	}
 	mux_local_result(s, c, n);
 	return n > 0 && (uint32_t)n == want;
+}
+
+static int
+mux_chan_close_frame(struct mux *s, struct mux_chan *c)
+{
+	struct frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.type = FRAME_CLOSE;
+	f.rbit = !c->mine;
+	f.num = c->num;
+	f.reason = c->reason;
+	if (mux_emit(s, &f) < 0)
+		return -1;
+	c->close_sent = 1;
+	if (c->close_rcvd)
+		mux_chan_release(s, c);
+	return 0;
 }
 
 /* Everything c has to say, in order; -1 when the output is full. */
@@ -975,7 +1048,7 @@ mux_chan_output(struct mux *s, struct mux_chan *c)
 		c->send_open = 0;
 		c->rx_unsent = 0;
 	}
-	if (c->state == CH_REFUSING) {
+	if (c->state == MUX_REFUSING) {
 		f.type = FRAME_REFUSE;
 		f.reason = c->reason;
 		if (mux_emit(s, &f) < 0)
@@ -990,22 +1063,14 @@ mux_chan_output(struct mux *s, struct mux_chan *c)
 			return -1;
 		c->send_accept = 0;
 		c->rx_unsent = 0;
-		c->state = CH_OPEN;
+		c->state = MUX_OPEN;
 		log_info("channel %s #%u from %s open", c->name, c->num,
 		    s->cfg->peer);
 	}
-	if (c->state != CH_OPEN || c->close_sent)
+	if (c->state != MUX_OPEN || c->close_sent)
 		return 0;
-	if (c->close_want) {
-		f.type = FRAME_CLOSE;
-		f.reason = c->reason;
-		if (mux_emit(s, &f) < 0)
-			return -1;
-		c->close_sent = 1;
-		if (c->close_rcvd)
-			mux_chan_release(s, c);
-		return 0;
-	}
+	if (c->close_want)
+		return mux_chan_close_frame(s, c);
 	if (c->rx_unsent > 0) {
 		f.type = FRAME_CREDIT;
 		f.value = c->rx_unsent;
@@ -1030,6 +1095,9 @@ mux_chan_output(struct mux *s, struct mux_chan *c)
 		c->eof_sent = 1;
 		mux_chan_check(s, c);
 	}
+	/* Done both ways (or failed) just now: say so in this round. */
+	if (c->close_want)
+		return mux_chan_close_frame(s, c);
 	return 0;
 }
 
@@ -1119,7 +1187,7 @@ mux_accept(struct mux *s, const struct mux_listener *l)
 		s->next_num = (num + 1) % FRAME_CHANS;
 		c->fd = fd;
 		c->name = l->name;
-		c->state = CH_OPENING;
+		c->state = MUX_OPENING;
 		c->send_open = 1;
 		mux_grant(s, c);
 		log_info("channel %s #%u: connection on unix:%s", c->name,
@@ -1144,9 +1212,9 @@ mux_poll_set(struct mux *s)
 		out_ok = room > FRAME_HDR_LEN;
 	} else {
 		rev = POLLIN;
-		wev = ring_used(&s->out) > 0 || s->tx_pipe > 0 ? POLLOUT : 0;
+		wev = ring_used(&s->out) > 0 ? POLLOUT : 0;
 		room = ring_room(&s->out);
-		out_ok = s->tx_pipe == 0 && room >= FRAME_HDR_LEN + MUX_CHUNK_MIN;
+		out_ok = room >= FRAME_HDR_LEN + MUX_CHUNK_MIN;
 	}
 	s->prd = n;
 	s->pfds[n].fd = s->rfd;
@@ -1175,7 +1243,7 @@ mux_poll_set(struct mux *s)
 			continue;
 		ev = 0;
 		/* A full output stops reading; an empty backlog stops writing. */
-		if (c->state == CH_OPEN && !c->rd_eof && c->tx_credit > 0 &&
+		if (c->state == MUX_OPEN && !c->rd_eof && c->tx_credit > 0 &&
 		    !c->close_want && out_ok)
 			ev |= POLLIN;
 		if (ring_used(&c->backlog) > 0)
@@ -1239,7 +1307,7 @@ mux_timers(struct mux *s)
 		MUX_NEXT(s->accept_pause);
 	for (i = 0; i < s->nchan; i++) {
 		c = s->chans[i];
-		if (c->state != CH_CONNECTING || c->retry_at == 0)
+		if (c->state != MUX_CONNECTING || c->retry_at == 0)
 			continue;
 		if (s->now >= c->retry_at)
 			mux_connect(s, c);
@@ -1272,7 +1340,7 @@ mux_out_empty(struct mux *s)
 {
 	if (s->tls != NULL)
 		return !s->tls_dirty && !(s->tls_want & TLS_WANT_WRITE);
-	return ring_used(&s->out) == 0 && s->tx_pipe == 0;
+	return ring_used(&s->out) == 0;
 }
 
 static int
@@ -1304,7 +1372,8 @@ mux_pipe(struct mux *s, int p[2])
 static int
 mux_setup(struct mux *s, char *err, size_t errlen)
 {
-	s->txpipe[0] = s->txpipe[1] = s->rxpipe[0] = s->rxpipe[1] = -1;
+	s->rxpipe[0] = s->rxpipe[1] = -1;
+	s->lowat = 1;
 	s->pfds = calloc(2 + s->cfg->nlisteners + 2 * FRAME_CHANS,
 	    sizeof(*s->pfds));
 	if (s->pfds == NULL)
@@ -1334,8 +1403,6 @@ mux_setup(struct mux *s, char *err, size_t errlen)
 	/* Splice needs a pipe or socket on the far side; else plain copies. */
 	if (mux_splicable(s->rfd) && mux_pipe(s, s->rxpipe) == 0)
 		s->splice_in = 1;
-	if (mux_splicable(s->wfd) && mux_pipe(s, s->txpipe) == 0)
-		s->splice_out = 1;
 	return 0;
 nomem:
 	snprintf(err, errlen, "out of memory");
@@ -1352,12 +1419,9 @@ mux_teardown(struct mux *s)
 		mux_chan_close_fd(s, s->chans[i]);
 		free(s->chans[i]);
 	}
-	for (j = 0; j < 2; j++) {
-		if (s->txpipe[j] >= 0)
-			close(s->txpipe[j]);
+	for (j = 0; j < 2; j++)
 		if (s->rxpipe[j] >= 0)
 			close(s->rxpipe[j]);
-	}
 	free(s->tls);
 	free(s->inbuf);
 	free(s->out.buf);
@@ -1426,6 +1490,12 @@ mux_run(const struct mux_config *cfg, int rfd, int wfd)
 			ts.tv_nsec = (long)(timeout % 1000) * 1000000;
 			tsp = &ts;
 		}
+		/* Input the engine holds already will not wake poll. */
+		if (s->tls != NULL && mux_tls_pending(s)) {
+			ts.tv_sec = 0;
+			ts.tv_nsec = 0;
+			tsp = &ts;
+		}
 		rc = ppoll(s->pfds, (nfds_t)n, tsp, cfg->waitmask);
 		s->now = clock_ms();
 		if (rc < 0) {
@@ -1435,11 +1505,9 @@ mux_run(const struct mux_config *cfg, int rfd, int wfd)
 			mux_end(s, MUX_LOST, "poll: %s", strerror(errno));
 			break;
 		}
-		if (rc == 0)
-			continue;
 		rev = s->pfds[s->prd].revents;
 		if (s->tls != NULL) {
-			if (rev || s->pfds[s->pwr].revents)
+			if (rev || s->pfds[s->pwr].revents || mux_tls_pending(s))
 				mux_tls_read(s);
 		} else {
 			if (rev & (POLLIN | POLLHUP | POLLERR))

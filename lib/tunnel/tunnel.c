@@ -327,7 +327,7 @@ tunnel_serve(const struct tunnel_opts *o, const struct tls_config *tls,
 	lfd = tunnel_listen(&o->peer, err, sizeof(err));
 	if (lfd < 0) {
 		log_err("%s", err);
-		return TUNNEL_EXIT_LOST;
+		return TUNNEL_EXIT_USAGE;
 	}
 	sock_set_nonblock(lfd, 1);
 	endpoint_format(&o->peer, err, sizeof(err));
@@ -418,6 +418,7 @@ tunnel_run(struct tunnel_opts *o)
 		    sizeof(err));
 		if (o->listeners[i].fd < 0) {
 			log_err("-L: %s", err);
+			rc = TUNNEL_EXIT_USAGE;
 			goto out;
 		}
 	}

@@ -19,7 +19,8 @@
 enum {
 	TUNNEL_EXIT_OK = 0,	/* peer said goodbye, or we were stopped */
 	TUNNEL_EXIT_LOST = 1,	/* peer lost, protocol or runtime failure */
-	TUNNEL_EXIT_USAGE = 2,	/* bad arguments or files */
+	TUNNEL_EXIT_USAGE = 2,	/* bad arguments or files; a local socket
+				   could not be set up: nothing started */
 	TUNNEL_EXIT_TLS = 3,	/* TLS handshake or authentication failed */
 };
 

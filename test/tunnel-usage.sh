@@ -1,0 +1,79 @@
+#!/bin/sh
+# Bad input: one clear line on stderr and exit 2, nothing left behind;
+# --help; TCP without TLS needs --insecure; local sockets are never made
+# over other files; SIGTERM stops a tunnel cleanly (exit 0, sockets gone).
+. "$(dirname "$0")/lib.sh"
+. "$TOP/test/tunnel/common.sh"
+
+# bad WHY ARGS...: exit 2, one line on stderr mentioning WHY.
+bad() {
+	why=$1; shift
+	expect_exit 2 "$TUN" "$@"
+	[ "$(wc -l <"$T/err")" = 1 ] || { cat "$T/err"; fail "$*: not one line on stderr"; }
+	grep -qF -- "$why" "$T/err" || { cat "$T/err"; fail "$*: stderr lacks '$why'"; }
+	n=$((n + 1))
+}
+n=0
+
+expect_exit 0 "$TUN" --help
+grep -q '^usage: mig-tunnel' "$T/out" || fail "--help prints no usage"
+grep -q 'Exit:' "$T/out" || fail "--help does not give exit statuses"
+
+bad "--insecure" -L "unix:$T/l=x" tcp:127.0.0.1:9
+bad "--insecure" -R "x=unix:$T/t" listen:tcp:127.0.0.1:9
+bad "expected unix:PATH=NAME" -L "unix:$T/l"
+bad "NAME must be" -L "unix:$T/l=a b"
+bad "NAME must be" -L "unix:$T/l="
+bad "tcp: is not allowed here" -L "tcp:127.0.0.1:9=x"
+bad "that path is given twice" -L "unix:$T/l=a" -L "unix:$T/l=b"
+bad "expected NAME=unix:PATH" -R "x"
+bad "NAME must be" -R "=unix:$T/t"
+bad "expected unix:PATH" -R "x=$T/t"
+bad "that NAME is given twice" -R "x=unix:$T/t" -R "x=unix:$T/u"
+bad "expected unix:PATH" -R "x=unix:$T/t" nonsense
+bad "'-' is not allowed here" listen:-
+bad "one PEER at most" - -
+bad "needs all of --tls-cert" --tls-cert "$T/c" -
+bad "need --tls-cert" --tls-peer-name x -
+bad "need --tls-cert" --tls-client -
+bad "--keepalive" --keepalive -1 -
+bad "--keepalive" --keepalive soon -
+bad "longer than 107" -L "unix:$T/$(printf '%0200d' 0)=x"
+expect_exit 2 "$TUN" --no-such-option
+grep -q '^usage:' "$T/err" || fail "an unknown option gives no usage"
+n=$((n + 1))
+note "$n kinds of bad input refused with exit 2"
+
+# Local sockets: never over another file, and the refusal is bad input.
+echo precious >"$T/file"
+bad "refusing to replace non-socket" -L "unix:$T/file=x" "unix:$T/nowhere"
+[ "$(cat "$T/file")" = precious ] || fail "a -L replaced a regular file"
+bad "refusing to replace non-socket" "listen:unix:$T/file"
+[ "$(cat "$T/file")" = precious ] || fail "listen: replaced a regular file"
+# A live socket is not stolen either.
+spawn other socat UNIX-LISTEN:"$T/live",fork OPEN:/dev/null
+wait_sock "$T/live"
+bad "another process listens on" -L "unix:$T/live=x" "unix:$T/nowhere"
+# -L sockets are made before the peer is reached; a peer that is not
+# there is a runtime failure (1), and the -L socket is removed.
+expect_exit 1 "$TUN" -L "unix:$T/l=x" "unix:$T/nowhere"
+grep -q "cannot connect to unix:$T/nowhere" "$T/err" || fail "no reason for exit 1"
+[ -e "$T/l" ] && fail "the -L socket stayed after exit 1"
+
+# --insecure lets TCP through; SIGTERM ends it cleanly before any peer.
+port=$(pick_port)
+tun L --insecure -R "x=unix:$T/t" "listen:tcp:127.0.0.1:$port"
+wait_tcp "$port"
+kill -TERM "$pid_L"
+expect_status "$pid_L" 10 0 "a listening TCP tunnel after SIGTERM"
+# A stdio tunnel whose peer never says hello: SIGTERM, exit 0, socket gone.
+mkfifo "$T/in"
+exec 3<>"$T/in"
+"$TUN" -L "unix:$T/l=x" <"$T/in" >/dev/null 2>"$T/S.log" &
+track $!
+pid_S=$!
+wait_sock "$T/l"
+kill -INT "$pid_S"
+expect_status "$pid_S" 10 0 "a stdio tunnel after SIGINT"
+[ -e "$T/l" ] && fail "SIGINT left the -L socket behind"
+exit 0
