@@ -38,12 +38,8 @@
 # Knobs: BENCH_GIB (4), BENCH_ROUNDS (3), BENCH_PARTS (plain tls migrate
 # 16ch memory), BENCH_MIG_MIB (128, guest RAM), QEMU, QEMU_ACCEL (tcg),
 # PYTHON (python3), TMPDIR.
-set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$TOP/build/bin
+. "$(dirname "$0")/lib.sh"
 TUN=$BIN/mig-tunnel
-GUEST=$TOP/build/guest/guest.elf
-QEMU=${QEMU:-qemu-system-x86_64}
 PY=${PYTHON:-python3}
 ROUNDS=${BENCH_ROUNDS:-3}
 GIB=${BENCH_GIB:-4}
@@ -52,82 +48,6 @@ MEM=${BENCH_MIG_MIB:-128}	# guest RAM, MiB
 RSS_KIB=4096
 SIZE_KIB=300
 HZ=$(getconf CLK_TCK)
-RUN_PIDS=""		# processes of the current run not yet reaped
-T=""
-
-die() { printf 'bench-tunnel: FAILED: %s\n' "$*" >&2; exit 1; }
-
-# pid_gone PID: the process has exited (a zombie counts as exited).
-pid_gone() {
-	_st=""
-	{ read -r _st <"/proc/$1/stat"; } 2>/dev/null
-	_st=${_st##*) }
-	case $_st in "" | Z* | X*) return 0 ;; esac
-	return 1
-}
-
-# reaped PID: forget a process that was waited for (its PID may be reused).
-reaped() {
-	_keep=""
-	for _p in $RUN_PIDS; do [ "$_p" = "$1" ] || _keep="$_keep $_p"; done
-	RUN_PIDS=$_keep
-}
-
-# spawn VAR CMD...: CMD in the background, tracked; its PID in VAR.
-spawn() {
-	_v=$1; shift
-	"$@" &
-	RUN_PIDS="$RUN_PIDS $!"
-	eval "$_v=$!"
-}
-
-# stop_pid PID: TERM, up to 5 s to go, then KILL; reap it.
-stop_pid() {
-	if ! pid_gone "$1"; then
-		kill -TERM "$1" 2>/dev/null
-		_i=0
-		while ! pid_gone "$1" && [ $_i -lt 100 ]; do
-			sleep 0.05; _i=$((_i + 1))
-		done
-		kill -KILL "$1" 2>/dev/null
-	fi
-	wait "$1" 2>/dev/null
-	reaped "$1"
-}
-
-# stop_run: every process of the run, newest first.
-stop_run() {
-	_rev=""
-	for _p in $RUN_PIDS; do _rev="$_p $_rev"; done
-	for _p in $_rev; do stop_pid "$_p"; done
-}
-
-cleanup() {
-	_rc=$?
-	trap - EXIT INT TERM HUP
-	stop_run
-	[ -n "$T" ] && rm -rf "$T"
-	exit $_rc
-}
-trap cleanup EXIT
-trap 'echo "bench-tunnel: interrupted" >&2; exit 130' INT
-trap 'echo "bench-tunnel: interrupted" >&2; exit 143' TERM
-trap 'echo "bench-tunnel: interrupted" >&2; exit 129' HUP
-
-# until_ok SECS WHAT CMD...: poll CMD every 50 ms; at the deadline set WHY
-# and return 1.  CMD returning 2 gives up at once (it set WHY).
-until_ok() {
-	_end=$(( $(date +%s) + $1 )) _what=$2; shift 2
-	while :; do
-		"$@"
-		case $? in 0) return 0 ;; 2) return 1 ;; esac
-		if [ "$(date +%s)" -ge "$_end" ]; then
-			WHY="timed out waiting for $_what"
-			return 1
-		fi
-		sleep 0.05
-	done
-}
 
 # alive WHAT PID: 2 (WHY set) if the process is gone.
 alive() {
@@ -185,13 +105,6 @@ kids() { proc_scan "$@" | cut -d' ' -f2-; }
 status_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null; }
 
 mib() { awk -v k="$1" 'BEGIN { printf "%.2f MiB", k / 1024 }'; }
-
-median() {
-	sort -n "$1" 2>/dev/null | awk '{ v[NR] = $1 } END {
-		if (NR == 0) print "";
-		else if (NR % 2) print v[(NR + 1) / 2];
-		else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 for c in "$PY" socat ss strip awk od; do
 	command -v "$c" >/dev/null 2>&1 ||
@@ -640,31 +553,6 @@ if want tls; then
 fi
 
 # --- migration --------------------------------------------------------------
-qemu_up() {
-	if pid_gone "$2"; then
-		WHY="QEMU $1 exited while starting: $(tail -n 3 "$R/$1.log")"
-		return 2
-	fi
-	[ -S "$R/$1.qmp" ]
-}
-start_qemu() {	# start_qemu NAME [ARGS...]
-	_n=$1; shift
-	spawn "${_n}_pid" "$QEMU" -M pc -accel "${QEMU_ACCEL:-tcg}" -m "$MEM" \
-		-display none -nodefaults -no-user-config \
-		-kernel "$GUEST" -serial "file:$R/$_n.serial" \
-		-qmp "unix:$R/$_n.qmp,server=on,wait=off" \
-		"$@" >"$R/$_n.log" 2>&1 </dev/null
-	eval "_p=\$${_n}_pid"
-	until_ok 30 "QEMU $_n to start" qemu_up "$_n" "$_p"
-}
-# counts FILE...: complete "count" lines in the serial logs.
-counts() {
-	cat "$@" 2>/dev/null | tr -d '\r' |
-		grep -E '^count [0-9]+ pass [0-9]+ errors [0-9]+$'
-}
-ncounts() { counts "$@" | wc -l; }
-has_counts() { _k=$1; shift; [ "$(ncounts "$@")" -ge "$_k" ]; }
-
 # migrate MODE: direct or tunnel; sets THR (MiB/s) and MIB (memory sent).
 migrate() {
 	new_run || return 1

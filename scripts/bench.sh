@@ -17,88 +17,22 @@
 # counted and makes the exit status 1.  The ratio does not: a benchmark is
 # not a test.
 # Knobs: BENCH_ROUNDS (5), QEMU, QEMU_ACCEL (tcg), PYTHON (python3), TMPDIR.
-set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$TOP/build/bin
-GUEST=$TOP/build/guest/guest.elf
-QEMU=${QEMU:-qemu-system-x86_64}
+. "$(dirname "$0")/lib.sh"
 PY=${PYTHON:-python3}
 ROUNDS=${BENCH_ROUNDS:-5}
 MEM=128
 DISK=256
 TARGET_PCT=5
 SIZE_KIB=150
-RUN_PIDS=""	# processes of the current run not yet reaped
-T=""
 
-die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
-
-# pid_gone PID: the process has exited (a zombie counts as exited).
-pid_gone() {
-	_st=""
-	{ read -r _st <"/proc/$1/stat"; } 2>/dev/null
-	_st=${_st##*) }
-	case $_st in "" | Z* | X*) return 0 ;; esac
-	return 1
-}
-
-# reaped PID: forget a process that was waited for (its PID may be reused).
-reaped() {
-	_keep=""
-	for _p in $RUN_PIDS; do [ "$_p" = "$1" ] || _keep="$_keep $_p"; done
-	RUN_PIDS=$_keep
-}
-
-# stop_pid PID: TERM, up to 5 s to go, then KILL; reap it.
-stop_pid() {
-	if ! pid_gone "$1"; then
-		kill -TERM "$1" 2>/dev/null
-		_i=0
-		while ! pid_gone "$1" && [ $_i -lt 100 ]; do
-			sleep 0.05; _i=$((_i + 1))
-		done
-		kill -KILL "$1" 2>/dev/null
-	fi
-	wait "$1" 2>/dev/null
-	reaped "$1"
-}
-
-stop_run() {
-	# Newest first: a tool rolls back before its QEMU goes.
-	_rev=""
-	for _p in $RUN_PIDS; do _rev="$_p $_rev"; done
-	for _p in $_rev; do stop_pid "$_p"; done
+# end_run: stop_run, and close the FIFOs that drive_tools and drive_bare
+# opened.
+end_run() {
+	stop_run
 	exec 3<&- 4>&-
 }
 
-cleanup() {
-	_rc=$?
-	trap - EXIT INT TERM HUP
-	stop_run
-	[ -n "$T" ] && rm -rf "$T"
-	exit $_rc
-}
-trap cleanup EXIT
-trap 'echo "bench: interrupted" >&2; exit 130' INT
-trap 'echo "bench: interrupted" >&2; exit 143' TERM
-trap 'echo "bench: interrupted" >&2; exit 129' HUP
-
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-
-# until_ok SECS WHAT CMD...: poll CMD every 50 ms; at the deadline set WHY
-# and return 1.  CMD returning 2 gives up at once (it set WHY).
-until_ok() {
-	_end=$(( $(date +%s) + $1 )) _what=$2; shift 2
-	while :; do
-		"$@"
-		case $? in 0) return 0 ;; 2) return 1 ;; esac
-		if [ "$(date +%s)" -ge "$_end" ]; then
-			WHY="timed out waiting for $_what"
-			return 1
-		fi
-		sleep 0.05
-	done
-}
 
 for c in "$QEMU" qemu-img qemu-io strip "$PY"; do
 	command -v "$c" >/dev/null 2>&1 ||
@@ -109,48 +43,6 @@ for f in "$BIN/mig-send" "$BIN/mig-recv" "$GUEST" "$TOP/scripts/bench-qmp.py"; d
 done
 case $ROUNDS in '' | *[!0-9]* | 0) die "BENCH_ROUNDS must be a positive number" ;; esac
 T=$(mktemp -d "${TMPDIR:-/tmp}/mig-bench.XXXXXX") || die "mktemp"
-
-# The guest's serial log, "count N pass P errors E" lines; one may be split
-# between the source's and the destination's log: read them concatenated,
-# without an unfinished last line.
-complete_lines() {
-	cat "$@" 2>/dev/null | tr -d '\r' >"$T/lines.tmp"
-	if [ -s "$T/lines.tmp" ] &&
-	   [ "$(tail -c 1 "$T/lines.tmp" | od -An -tx1 | tr -d ' ')" != 0a ]; then
-		sed '$d' "$T/lines.tmp"
-	else
-		cat "$T/lines.tmp"
-	fi
-}
-ncounts() {
-	complete_lines "$@" | grep -c '^count [0-9]* pass [0-9]* errors [0-9]*$'
-}
-has_counts() { _n=$1; shift; [ "$(ncounts "$@")" -ge "$_n" ]; }
-
-qemu_up() {
-	if pid_gone "$2"; then
-		WHY="QEMU $1 exited while starting: $(tail -n 3 "$R/$1.log")"
-		return 2
-	fi
-	[ -S "$R/$1.qmp" ]
-}
-
-# start_qemu NAME DISK [ARGS...]: the test guest with DISK as virtio disk
-# vd0, QMP on $R/NAME.qmp, serial in $R/NAME.serial; PID in NAME_pid.
-start_qemu() {
-	_n=$1 _d=$2; shift 2
-	"$QEMU" -M pc -accel "${QEMU_ACCEL:-tcg}" -m "$MEM" \
-		-display none -nodefaults -no-user-config \
-		-kernel "$GUEST" -serial "file:$R/$_n.serial" \
-		-qmp "unix:$R/$_n.qmp,server=on,wait=off" \
-		-blockdev "driver=qcow2,node-name=vd0,file.driver=file,file.filename=$_d" \
-		-device virtio-blk-pci,drive=vd0,id=vd0 \
-		"$@" >"$R/$_n.log" 2>&1 </dev/null &
-	_p=$!
-	RUN_PIDS="$RUN_PIDS $_p"
-	eval "${_n}_pid=$_p"
-	until_ok 30 "QEMU $_n to start" qemu_up "$_n" "$_p"
-}
 
 # The migration driven by mig-recv + mig-send; sets T0 and T1.  The waits
 # block (no polling, for exact times); the deadline is mig-recv's
@@ -215,19 +107,6 @@ drive_bare() {
 	fi
 }
 
-# The guest went on on the destination: 3 more counts, the counter goes
-# up by one across both logs, no stale page, no reboot.
-continuity() {
-	_why=$(complete_lines "$R/src.serial" "$R/dst.serial" | awk '
-		/^BOOT$/ { if (n) { print "the guest rebooted"; exit } next }
-		/^count [0-9]+ pass [0-9]+ errors [0-9]+$/ {
-			if (n && $2 != prev + 1) { print "count " $2 " after " prev; exit }
-			if ($6 != 0) { print $6 " stale pages"; exit }
-			prev = $2; n++; next }
-		{ print "garbage on the serial port"; exit }')
-	[ -z "$_why" ] || { WHY="guest continuity: $_why"; return 1; }
-}
-
 # run MODE: one migration in a fresh directory; prints its result line
 # and appends to $T/MODE.times and $T/MODE.down if it succeeded.
 run() {
@@ -237,8 +116,8 @@ run() {
 		cp "$T/template.qcow2" "$R/src.qcow2" &&
 		qemu-img create -q -f qcow2 "$R/dst.qcow2" "${DISK}M" ||
 		{ WHY="cannot prepare the run directory"; return 1; }
-	start_qemu src "$R/src.qcow2" || return 1
-	start_qemu dst "$R/dst.qcow2" -incoming defer || return 1
+	start_qemu_disk src "$R/src.qcow2" || return 1
+	start_qemu_disk dst "$R/dst.qcow2" -incoming defer || return 1
 	until_ok 30 "the guest to count on the source" \
 		has_counts 2 "$R/src.serial" || return 1
 	drive_$1 || return 1
@@ -249,7 +128,10 @@ run() {
 	_nsrc=$(ncounts "$R/src.serial")
 	until_ok 30 "the guest to count on the destination" \
 		has_counts $((_nsrc + 3)) "$R/src.serial" "$R/dst.serial" || return 1
-	continuity || return 1
+	# The guest went on on the destination: 3 more counts, the counter goes
+	# up by one across both logs, no stale page, no reboot.
+	_why=$(continuity_why "$R/src.serial" "$R/dst.serial")
+	[ -z "$_why" ] || { WHY="guest continuity: $_why"; return 1; }
 	stop_pid "$dst_pid"
 	qemu-img compare -q -f qcow2 -F qcow2 "$R/src.qcow2" "$R/dst.qcow2" ||
 		{ WHY="the disks differ"; return 1; }
@@ -266,25 +148,8 @@ run() {
 		    d ? sprintf("%4d ms", d) : " n/a   ", m / 1048576 }')
 }
 
-median() {
-	sort -n "$1" | awk '{ v[NR] = $1 } END {
-		if (NR == 0) print "";
-		else if (NR % 2) print v[(NR + 1) / 2];
-		else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # The source disk: data written with qemu-io before any QEMU opens it.
-qemu-img create -q -f qcow2 "$T/template.qcow2" "${DISK}M" || die "qemu-img create"
-head -c 8388608 /dev/urandom >"$T/rand" || die "no random data"
-q=$((DISK / 4))
-qemu-io -f qcow2 \
-	-c "write -q -s $T/rand 0 8M" \
-	-c "write -q -s $T/rand ${q}M 8M" \
-	-c "write -q -s $T/rand $((q * 2))M 8M" \
-	-c "write -q -s $T/rand $((DISK - 8))M 8M" \
-	-c "write -q -P 0x5a $((q * 3))M 1M" \
-	"$T/template.qcow2" || die "qemu-io could not write the source disk"
-rm -f "$T/rand"
+guest_disk "$T/template.qcow2"
 : >"$T/tools.times"; : >"$T/bare.times"; : >"$T/tools.down"; : >"$T/bare.down"
 
 echo "bench: $ROUNDS rounds of tools/bare alternated; guest ${MEM} MiB RAM, ${DISK} MiB qcow2 disk (33 MiB data), --copy-storage-all over unix sockets, QEMU $("$QEMU" --version | sed -n '1s/.*version \([^ ]*\).*/\1/p') ${QEMU_ACCEL:-tcg}, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -300,7 +165,7 @@ while [ $i -le "$ROUNDS" ]; do
 			printf 'round %d/%d  %-5s  FAILED (not counted): %s\n' \
 				$i "$ROUNDS" $mode "$WHY"
 		fi
-		stop_run
+		end_run
 	done
 	i=$((i + 1))
 done

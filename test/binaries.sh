@@ -1,6 +1,6 @@
 #!/bin/sh
 # Every program is a static binary with --help, a man page, and exit 2 (with
-# one line on stderr) for an unknown option.
+# one line on stderr) for an unknown option; make install installs them.
 . "$(dirname "$0")/lib.sh"
 require file
 
@@ -18,3 +18,13 @@ for b in "$BIN"/mig-*; do
 	[ $rc = 2 ] || fail "$name --no-such-option exited $rc, expected 2"
 done
 [ $n -ge 2 ] || fail "expected the programs in $BIN, found $n"
+
+# make install puts every binary (stripped, static) and man page in place.
+make -s -C "$TOP" install PREFIX=/usr DESTDIR="$T/inst" >"$T/install.log" 2>&1 ||
+	{ cat "$T/install.log" >&2; fail "make install failed"; }
+for b in "$BIN"/mig-*; do
+	name=$(basename "$b")
+	[ -x "$T/inst/usr/bin/$name" ] || fail "make install did not install $name"
+	file -L "$T/inst/usr/bin/$name" | grep -q ', stripped' || fail "$name not stripped"
+	[ -f "$T/inst/usr/share/man/man1/$name.1" ] || fail "no man page installed for $name"
+done

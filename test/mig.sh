@@ -100,6 +100,71 @@ source_clean() {
 	wait_count src $((_n + 2))
 }
 
+# pair_disks: $T/src0.qcow2, 64 MiB with data on it (fill_disk), and an
+# empty $T/dst0.qcow2 of the same size, for pair_start.
+pair_disks() {
+	mkdisk "$T/src0.qcow2" 64M
+	fill_disk "$T/src0.qcow2"
+	mkdisk "$T/dst0.qcow2" 64M
+}
+
+# pair_start [throttle BPS]: QEMU "src", a running guest with disk vd0 on
+# $T/src0.qcow2 (reads limited to BPS bytes/s with 'throttle BPS'), and
+# QEMU "dst" with vd0 on $T/dst0.qcow2, waiting for the migration; returns
+# once the source guest has counted twice.
+pair_start() {
+	case $#:${1:-} in
+	0:) start_src src $(disk_args vd0 "$T/src0.qcow2") ;;
+	2:throttle)
+		start_src src $(throttled_disk_args vd0 "$T/src0.qcow2" "$2") ;;
+	*) fail "usage: pair_start [throttle BPS]" ;;
+	esac
+	start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
+	wait_count src 2
+}
+
+# copy_writes: once mig-send announced the disk copy, two writes to the
+# source's vd0 (1 MiB of 0x77 at 40M, 64 KiB of 0x78 at 1M), completed
+# before the switch-over began.  copy_writes_arrived checks for them.
+copy_writes() {
+	wait_for 30 "the disk-copy phase" phase_seen disk-copy
+	disk_io src vd0 'write -P 0x77 40M 1M' >/dev/null
+	disk_io src vd0 'write -P 0x78 1M 64k' >/dev/null
+	wait_for 30 "the writes to complete" disk_io_done src 2
+	if phase_seen switch-over; then
+		fail "the writes were not made during the disk copy"
+	fi
+}
+
+# copy_writes_arrived IMAGE: both of copy_writes' writes are in IMAGE.
+copy_writes_arrived() {
+	pattern_at "$1" 0x77 40M 1M || fail "write during copy (40M) missing"
+	pattern_at "$1" 0x78 1M 64k || fail "write during copy (1M) missing"
+}
+
+# assert_moved SRCIMG DSTIMG: a migration started with send_start and
+# recv_start succeeded: both exited 0, mig-send's JSON has the completed
+# summary, and assert_switched SRCIMG DSTIMG holds.
+assert_moved() {
+	expect_status send $SEND_PID 0
+	expect_status recv $RECV_PID 0
+	grep -q '"event":"summary","result":"completed"' "$T/send.json" ||
+		fail "no summary line"
+	assert_switched "$1" "$2"
+}
+
+# assert_switched [SRCIMG DSTIMG]: the guest moved: the source QEMU quit,
+# the destination guest runs and went on counting (check_continuity).  With
+# images, QEMU "dst" is then stopped and DSTIMG reads like SRCIMG.
+assert_switched() {
+	wait_for 10 "the source QEMU to quit" pid_gone "$(qemu_pid src)"
+	[ "$(guest_status dst)" = running ] || fail "destination guest is not running"
+	check_continuity "$T/src.serial" "$T/dst.serial"
+	[ $# = 0 ] && return 0
+	stop_qemu dst
+	disks_identical "$1" "$2" || fail "disks differ"
+}
+
 # tunnel_pair: two mig-tunnels joined by socat over TCP on 127.0.0.1 (the
 # quotes inside EXEC keep socat from splitting the command at its colons).  The
 # destination's is started by socat TCP-LISTEN ... EXEC (one per

@@ -8,9 +8,7 @@
 . "$(dirname "$0")/mig.sh"
 require_qemu
 
-mkdisk "$T/src0.qcow2" 64M
-fill_disk "$T/src0.qcow2"
-mkdisk "$T/dst0.qcow2" 64M
+pair_disks
 
 # kill_dst_during PHASE [MIG-SEND ARGS...]: migrate, kill -9 the
 # destination QEMU once mig-send reported progress in PHASE, check the
@@ -37,15 +35,11 @@ kill_dst_during() {
 
 # During the disk copy: reads throttled to 4 MiB/s, the 8 MiB of data take
 # about 2 s to copy.
-start_src src $(throttled_disk_args vd0 "$T/src0.qcow2" 4194304)
-start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
-wait_count src 2
+pair_start throttle 4194304
 kill_dst_during disk-copy
 stop_qemu src
 
 # During the memory phase: at 4 MiB/s it lasts (the guest dirties memory
 # faster than that).
-start_src src $(disk_args vd0 "$T/src0.qcow2")
-start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
-wait_count src 2
+pair_start
 kill_dst_during memory --bandwidth 4

@@ -16,12 +16,8 @@ nconns() {
 	awk -v p="$T/mig.sock" '$6 == "03" && $8 == p' /proc/net/unix | wc -l
 }
 
-mkdisk "$T/src0.qcow2" 64M
-fill_disk "$T/src0.qcow2"
-mkdisk "$T/dst0.qcow2" 64M
-start_src src $(throttled_disk_args vd0 "$T/src0.qcow2" 4194304)
-start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
-wait_count src 2
+pair_disks
+pair_start throttle 4194304
 
 recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
 	--parallel --parallel-connections 4 --timeout 150
@@ -32,11 +28,7 @@ hmp dst 'info migrate_parameters' | grep -qx 'multifd-channels: 4' ||
 send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
 	--disks-uri "unix:$T/nbd.sock" --parallel --parallel-connections 4 \
 	--bandwidth 32
-wait_for 30 "the disk-copy phase" phase_seen disk-copy
-disk_io src vd0 'write -P 0x77 40M 1M' >/dev/null
-disk_io src vd0 'write -P 0x78 1M 64k' >/dev/null
-wait_for 30 "the writes to complete" disk_io_done src 2
-phase_seen switch-over && fail "the writes were not made during the disk copy"
+copy_writes
 
 wait_for 30 "the memory phase" phase_seen memory
 wait_for 20 "5 connections on the migration socket" conns 5
@@ -44,14 +36,5 @@ phase_seen switch-over && fail "precopy converged under the bandwidth limit"
 out=$(hmp src 'migrate_set_parameter max-bandwidth 8G') && [ -z "$out" ] ||
 	fail "lifting the bandwidth limit: $out"
 
-expect_status send $SEND_PID 0
-expect_status recv $RECV_PID 0
-wait_for 10 "the source QEMU to quit" pid_gone "$(qemu_pid src)"
-[ "$(guest_status dst)" = running ] || fail "destination guest is not running"
-check_continuity "$T/src.serial" "$T/dst.serial"
-grep -q '"event":"summary","result":"completed"' "$T/send.json" ||
-	fail "no summary line"
-stop_qemu dst
-disks_identical "$T/src0.qcow2" "$T/dst0.qcow2" || fail "disks differ"
-pattern_at "$T/dst0.qcow2" 0x77 40M 1M || fail "write during copy (40M) missing"
-pattern_at "$T/dst0.qcow2" 0x78 1M 64k || fail "write during copy (1M) missing"
+assert_moved "$T/src0.qcow2" "$T/dst0.qcow2"
+copy_writes_arrived "$T/dst0.qcow2"

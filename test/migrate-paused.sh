@@ -9,12 +9,8 @@
 . "$(dirname "$0")/mig.sh"
 require_qemu
 
-mkdisk "$T/src0.qcow2" 64M
-fill_disk "$T/src0.qcow2"
-mkdisk "$T/dst0.qcow2" 64M
-start_src src $(disk_args vd0 "$T/src0.qcow2")
-start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
-wait_count src 2
+pair_disks
+pair_start
 
 recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" --paused \
 	--timeout 150

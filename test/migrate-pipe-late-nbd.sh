@@ -10,9 +10,7 @@
 . "$(dirname "$0")/mig.sh"
 require_qemu
 
-mkdisk "$T/src0.qcow2" 64M
-fill_disk "$T/src0.qcow2"
-mkdisk "$T/dst0.qcow2" 64M
+pair_disks
 # The copy takes a few seconds: the test is over before the memory phase.
 start_src src $(throttled_disk_args vd0 "$T/src0.qcow2" 2097152)
 start_dst dst $(disk_args vd0 "$T/dst0.qcow2")

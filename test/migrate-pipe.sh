@@ -8,12 +8,8 @@
 . "$(dirname "$0")/mig.sh"
 require_qemu
 
-mkdisk "$T/src0.qcow2" 64M
-fill_disk "$T/src0.qcow2"
-mkdisk "$T/dst0.qcow2" 64M
-start_src src $(throttled_disk_args vd0 "$T/src0.qcow2" 4194304)
-start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
-wait_count src 2
+pair_disks
+pair_start throttle 4194304
 
 # Each side runs in the background inside its element of the pipeline, so
 # that its PID can be tracked and its status written to a file.  An
@@ -71,10 +67,5 @@ done
 seen memory || fail "no memory phase"
 grep -q '"event":"summary","result":"completed"' "$T/send.err" ||
 	fail "no summary line"
-wait_for 10 "the source QEMU to quit" pid_gone "$(qemu_pid src)"
-[ "$(guest_status dst)" = running ] || fail "destination guest is not running"
-check_continuity "$T/src.serial" "$T/dst.serial"
-stop_qemu dst
-disks_identical "$T/src0.qcow2" "$T/dst0.qcow2" || fail "disks differ"
-pattern_at "$T/dst0.qcow2" 0x77 40M 1M || fail "write during copy (40M) missing"
-pattern_at "$T/dst0.qcow2" 0x78 1M 64k || fail "write during copy (1M) missing"
+assert_switched "$T/src0.qcow2" "$T/dst0.qcow2"
+copy_writes_arrived "$T/dst0.qcow2"

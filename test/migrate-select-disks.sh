@@ -57,18 +57,11 @@ disk_io src vd0 'write -P 0x33 4M 64k' >/dev/null
 wait_for 30 "the writes to complete" disk_io_done src 3
 phase_seen switch-over && fail "the writes were not made during the disk copy"
 
-expect_status send $SEND_PID 0
-expect_status recv $RECV_PID 0
-wait_for 10 "the source QEMU to quit" pid_gone "$(qemu_pid src)"
-[ "$(guest_status dst)" = running ] || fail "destination guest is not running"
-check_continuity "$T/src.serial" "$T/dst.serial"
+assert_moved "$T/src1.qcow2" "$T/dst1.qcow2"
 summary=$(grep '"event":"summary","result":"completed"' "$T/send.json") ||
 	fail "no summary line"
 disks=$(printf '%s\n' "$summary" | sed -n 's/.*"disks":\(\[[^]]*\]\).*/\1/p')
 printf '%s\n' "$disks" | grep -Eq '^\[\{"id":"vd1","bytes":[1-9][0-9]*\}\]$' ||
 	fail "summary disks are $disks, expected only vd1 with its bytes"
-stop_qemu dst
-disks_identical "$T/src1.qcow2" "$T/dst1.qcow2" || fail "disks differ"
-pattern_at "$T/dst1.qcow2" 0x77 40M 1M || fail "write during copy (40M) missing"
-pattern_at "$T/dst1.qcow2" 0x78 1M 64k || fail "write during copy (1M) missing"
+copy_writes_arrived "$T/dst1.qcow2"
 pattern_at "$T/shared0.raw" 0x33 4M 64k || fail "write to the shared disk missing"

@@ -8,15 +8,11 @@
 . "$(dirname "$0")/mig.sh"
 require_qemu
 
-mkdisk "$T/src0.qcow2" 64M
-fill_disk "$T/src0.qcow2"
-mkdisk "$T/dst0.qcow2" 64M
+pair_disks
 # Reads throttled to 2 MiB/s: the 8 MiB of data take about 4 s to copy
 # (and as long to cancel: a forced cancel still waits for the reads in
 # flight).
-start_src src $(throttled_disk_args vd0 "$T/src0.qcow2" 2097152)
-start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
-wait_count src 2
+pair_start throttle 2097152
 
 recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" --timeout 120
 send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \

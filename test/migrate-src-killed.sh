@@ -7,9 +7,7 @@
 . "$(dirname "$0")/mig.sh"
 require_qemu
 
-mkdisk "$T/src0.qcow2" 64M
-fill_disk "$T/src0.qcow2"
-mkdisk "$T/dst0.qcow2" 64M
+pair_disks
 
 # kill_src_during PHASE [MIG-SEND ARGS...]: migrate, kill -9 the source
 # QEMU once mig-send reported progress in PHASE, check the aftermath.
@@ -34,13 +32,9 @@ kill_src_during() {
 
 # During the disk copy (no migration stream yet): reads throttled to
 # 4 MiB/s, the 8 MiB of data take about 2 s to copy.
-start_src src $(throttled_disk_args vd0 "$T/src0.qcow2" 4194304)
-start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
-wait_count src 2
+pair_start throttle 4194304
 kill_src_during disk-copy
 
 # During the memory phase (at 4 MiB/s it lasts).
-start_src src $(disk_args vd0 "$T/src0.qcow2")
-start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
-wait_count src 2
+pair_start
 kill_src_during memory --bandwidth 4

@@ -51,7 +51,8 @@ sock_poll_until(int fd, short events, int64_t deadline_ms)
 		rc = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
 		if (rc > 0)
 			return 0;
-		if (rc < 0 && errno != EINTR)
+		/* A signal means "stop" to every program here: give up (EINTR). */
+		if (rc < 0)
 			return -1;
 	}
 }

@@ -15,7 +15,8 @@ int64_t clock_ms(void);
 
 /*
  * Connect to a unix or tcp endpoint, blocking, giving up at deadline_ms
- * (clock_ms() time; 0 = no deadline).  The fd is close-on-exec, blocking.
+ * (clock_ms() time; 0 = no deadline) or when a signal interrupts the wait
+ * (errno EINTR).  The fd is close-on-exec, blocking.
  */
 int sock_connect(const struct endpoint *ep, int64_t deadline_ms, char *err,
     size_t errlen);
@@ -34,7 +35,10 @@ int sock_listen(const struct endpoint *ep, char *err, size_t errlen);
  */
 int sock_unix_reclaim(const struct endpoint *ep, char *err, size_t errlen);
 
-/* Accept one connection, waiting at most until deadline_ms (0 = forever). */
+/*
+ * Accept one connection, waiting at most until deadline_ms (0 = forever);
+ * a signal ends the wait (EINTR).
+ */
 int sock_accept(int lfd, int64_t deadline_ms, char *err, size_t errlen);
 
 int sock_set_nonblock(int fd, int on);
@@ -43,7 +47,7 @@ int sock_set_cloexec(int fd);
 /*
  * Write all of buf, waiting for POLLOUT as needed (fd may be nonblocking),
  * until deadline_ms (0 = none).  Returns 0 or -1 (errno set; ETIMEDOUT on
- * deadline).
+ * deadline, EINTR on a signal).
  */
 int sock_write_all(int fd, const void *buf, size_t len, int64_t deadline_ms);
 

@@ -3,22 +3,7 @@
 #include <string.h>
 
 #include "base/endpoint.h"
-
-static int npass, nfail;
-
-#define CHECK(c) check((c), __LINE__, #c)
-
-static int
-check(int ok, int line, const char *what)
-{
-	if (ok)
-		npass++;
-	else {
-		nfail++;
-		printf("FAIL line %d: %s\n", line, what);
-	}
-	return ok;
-}
+#include "check.h"
 
 static struct endpoint ep;
 static char err[300];
@@ -168,6 +153,5 @@ main(void)
 	test_unix();
 	test_tcp();
 	test_other();
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return check_done();
 }

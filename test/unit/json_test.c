@@ -12,24 +12,7 @@
 
 #include "json/json.h"
 #include "json/jsonw.h"
-
-static int passed, failed;
-
-#define CHECK(c) check((c) != 0, #c, __FILE__, __LINE__, NULL)
-#define CHECKM(c, what) check((c) != 0, #c, __FILE__, __LINE__, (what))
-
-static int
-check(int ok, const char *expr, const char *file, int line, const char *what)
-{
-	if (ok) {
-		passed++;
-		return 1;
-	}
-	failed++;
-	printf("FAIL %s:%d: %s%s%s\n", file, line, expr, what ? " -- " : "",
-	    what ? what : "");
-	return 0;
-}
+#include "check.h"
 
 #define NODES 2048
 static struct json_node nodes[NODES];
@@ -1400,6 +1383,5 @@ main(int argc, char **argv)
 	test_writer();
 	test_writer_overflow();
 	test_fuzz(iters);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }

@@ -7,13 +7,7 @@
 #include "migrate/progress.h"
 #include "migrate/recv.h"
 #include "migrate/send.h"
-
-static int passed, failed;
-
-#define CHECK(cond) do { \
-	if (cond) passed++; \
-	else { failed++; printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); } \
-} while (0)
+#include "check.h"
 
 /* What QEMU 7.2 answers for a -blockdev disk, a -drive disk, an empty
  * cdrom, a read-only disk and an anonymous device. */
@@ -207,6 +201,5 @@ main(void)
 	test_send_opts();
 	test_recv_opts();
 	test_progress();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return check_done();
 }

@@ -20,22 +20,7 @@
 #include "base/sock.h"
 #include "nbd/nbd_probe.h"
 #include "nbd/nbd_wire.h"
-
-static int npass, nfail;
-
-#define CHECK(c) check((c), __LINE__, #c)
-
-static int
-check(int ok, int line, const char *what)
-{
-	if (ok)
-		npass++;
-	else {
-		nfail++;
-		printf("FAIL line %d: %s\n", line, what);
-	}
-	return ok;
-}
+#include "check.h"
 
 /* ---- building server bytes ---- */
 
@@ -334,7 +319,8 @@ expect_fail(int line, const char *what, int want_result)
 	run_script(&P, "vd0", &srv, 18, 0, 1);	/* greeting, then the rest */
 	rc = result(&info, err, sizeof(err));
 	if (!check(rc == want_result && strstr(err, what) != NULL &&
-	    nbd_probe_finished(&P) && strchr(err, '\n') == NULL, line, what))
+	    nbd_probe_finished(&P) && strchr(err, '\n') == NULL, what,
+	    __FILE__, line, NULL))
 		printf("    got %d '%s'\n", rc, err);
 }
 
@@ -602,7 +588,7 @@ main(int argc, char **argv)
 {
 	if (argc == 4) {
 		if (real_server(argv[1], argv[2], argv[3]) != 0)
-			nfail++;
+			check_failed++;
 	} else if (argc != 1) {
 		fprintf(stderr, "usage: nbd_probe_test [ENDPOINT EXPORT "
 		    "SIZE|missing|error]\n");
@@ -613,6 +599,5 @@ main(int argc, char **argv)
 		test_errors();
 		test_run();
 	}
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return check_done();
 }

@@ -16,22 +16,7 @@
 
 #include "base/sock.h"
 #include "qmp/qmp.h"
-
-static int npass, nfail;
-
-#define CHECK(c) check((c), __LINE__, #c)
-
-static int
-check(int ok, int line, const char *what)
-{
-	if (ok)
-		npass++;
-	else {
-		nfail++;
-		printf("FAIL line %d: %s\n", line, what);
-	}
-	return ok;
-}
+#include "check.h"
 
 static struct qmp_codec codec;
 static struct qmp client;
@@ -844,6 +829,5 @@ main(void)
 	test_eintr();
 	test_getfd();
 	test_qemu();
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return check_done();
 }

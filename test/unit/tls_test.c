@@ -23,24 +23,10 @@
 #include <unistd.h>
 
 #include "tls/tls.h"
+#include "check.h"
 
-static int npass, nfail;
 static const char *dir;
 static char err[300];
-
-#define CHECK(c) check((c), __LINE__, #c)
-
-static int
-check(int ok, int line, const char *what)
-{
-	if (ok)
-		npass++;
-	else {
-		nfail++;
-		printf("FAIL line %d: %s\n", line, what);
-	}
-	return ok;
-}
 
 /* Load a config from files in dir; NULL names stay NULL. */
 static struct tls_config *
@@ -751,6 +737,5 @@ main(int argc, char **argv)
 	test_ends();
 	tls_config_free(server);
 	tls_config_free(client);
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail != 0;
+	return check_done();
 }
