@@ -24,6 +24,8 @@ MANS     := $(wildcard doc/*.1)
 GUEST    := build/guest/guest.elf
 
 .PHONY: all check unit demo bench install clean deps guest
+# Objects are intermediate files of pattern rules: keep them between runs.
+.SECONDARY:
 all: $(CMDS) $(GUEST)
 
 build/include/.stamp:

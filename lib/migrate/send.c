@@ -515,8 +515,8 @@ send_set_params(struct send *s)
 /*
  * In a pipeline (mig-send --migrate-uri - | mig-recv --incoming -) both
  * start at once and mig-send cannot see mig-recv's "ready": give the NBD
- * server and its exports a few seconds to appear.  Elsewhere the user waited for "ready",
- * so a missing server is an error at once.
+ * server and its exports a few seconds to appear.  Elsewhere the user
+ * waited for "ready", so a missing server is an error at once.
  */
 static int
 send_probe(struct send *s, const char *id, struct nbd_export_info *info)
