@@ -185,7 +185,10 @@ def source(a):
         ("events", True), ("pause-before-switchover", True),
         ("return-path", True), ("postcopy-ram", False), ("multifd", False),
         ("auto-converge", False), ("xbzrle", False)]))
-    q.cmd("migrate-set-parameters", {"max-bandwidth": INT64_MAX})
+    params = {"max-bandwidth": INT64_MAX}
+    if a.downtime:
+        params["downtime-limit"] = a.downtime
+    q.cmd("migrate-set-parameters", params)
     jobs = {}
     for i, (did, node) in enumerate(chosen):
         q.cmd("blockdev-add", {"driver": "nbd", "node-name": "mig-nbd-%d" % i,
@@ -260,6 +263,7 @@ def main():
     p.add_argument("--nbd-sock", required=True)
     p.add_argument("--summary")
     p.add_argument("--wait-go", action="store_true")
+    p.add_argument("--downtime", type=int, help="downtime-limit, ms")
     a = p.parse_args()
     if a.wait_go:
         print("loaded", flush=True)
