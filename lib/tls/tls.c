@@ -27,6 +27,23 @@ struct tls_x509 {
 	const char *name;
 };
 
+/*
+ * Staging: BearSSL holds one record each way.  Sealed records are copied
+ * out of the engine into a ring (so it seals the next at once) and written
+ * many at a time; input is read in bulk and fed to the engine a record at a
+ * time.  Both are bounded: a full ring makes tls_send_buf() return no room.
+ */
+#define TLS_OBUF	(256u * 1024)
+#define TLS_IBUF	(256u * 1024)
+/*
+ * Plaintext is staged too, each way, so the caller reads and writes its
+ * own sockets in large pieces rather than a record at a time: what it
+ * writes into pbuf is cut into records by tls_seal(), and decrypted records
+ * are gathered into qbuf for tls_recv_buf().
+ */
+#define TLS_PBUF	(128u * 1024)
+#define TLS_QBUF	(128u * 1024)
+
 struct tls_conn {
 	union {
 		br_ssl_client_context cli;
@@ -38,16 +55,21 @@ struct tls_conn {
 	int ready;		/* the handshake completed (sticky) */
 	int done;		/* tls_pump returned -1 (sticky) */
 	int clean;		/* ... after close_notify both ways */
-	int wr_partial;		/* a record is half written: no alert now */
-	int use_write;		/* the write fd is no socket: write(2) */
-	/*
-	 * The engine asks for a record's 5-byte header, then its body: reading
-	 * the next header along with each body halves the read(2) calls.
-	 */
-	unsigned char stash[5];
-	unsigned char stash_off, stash_len;
+	int use_write;		/* the write fd is no socket: writev(2) */
+	size_t ohead, olen;	/* sealed records in obuf, not written yet */
+	size_t ioff, ilen;	/* ciphertext in ibuf, not fed to the engine */
+	size_t phead, plen;	/* plaintext in pbuf, not in the engine yet */
+	size_t qoff, qlen;	/* decrypted bytes in qbuf, not taken yet */
+	int flush_want;		/* tls_flush: once pbuf is in the engine */
+	int close_want;		/* tls_close: ... likewise */
+	int closing;		/* tls_close was called: no more plaintext */
 	char why[192];
+	/* Not cleared by tls_conn_start: pages are touched as they are used. */
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+	unsigned char obuf[TLS_OBUF];
+	unsigned char ibuf[TLS_IBUF];
+	unsigned char pbuf[TLS_PBUF];
+	unsigned char qbuf[TLS_QBUF];
 };
 
 static void
@@ -415,25 +437,177 @@ tls_refusal_alert(int err)
 }
 
 static ssize_t
-tls_write(struct tls_conn *c, int fd, const void *buf, size_t len)
+tls_writev(struct tls_conn *c, int fd, const struct iovec *iov, int cnt)
 {
+	struct msghdr msg;
 	ssize_t n;
 
 	/* send(MSG_NOSIGNAL): a vanished peer is an error, not a SIGPIPE. */
 	if (!c->use_write) {
-		n = send(fd, buf, len, MSG_NOSIGNAL);
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = (struct iovec *)(uintptr_t)iov;
+		msg.msg_iovlen = (size_t)cnt;
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 		if (n >= 0 || errno != ENOTSOCK)
 			return n;
 		c->use_write = 1;
 	}
-	return write(fd, buf, len);
+	return writev(fd, iov, cnt);
+}
+
+/* The staged output as up to two iovecs; returns how many. */
+static int
+tls_out_iov(const struct tls_conn *c, struct iovec iov[2])
+{
+	size_t first = TLS_OBUF - c->ohead;
+
+	if (c->olen == 0)
+		return 0;
+	iov[0].iov_base = (void *)(uintptr_t)(c->obuf + c->ohead);
+	if (c->olen <= first) {
+		iov[0].iov_len = c->olen;
+		return 1;
+	}
+	iov[0].iov_len = first;
+	iov[1].iov_base = (void *)(uintptr_t)c->obuf;
+	iov[1].iov_len = c->olen - first;
+	return 2;
+}
+
+/* Append len bytes to the staged output; the caller checked the room. */
+static void
+tls_out_put(struct tls_conn *c, const unsigned char *buf, size_t len)
+{
+	size_t tail = (c->ohead + c->olen) % TLS_OBUF;
+	size_t first = TLS_OBUF - tail;
+
+	if (len <= first) {
+		memcpy(c->obuf + tail, buf, len);
+	} else {
+		memcpy(c->obuf + tail, buf, first);
+		memcpy(c->obuf, buf + first, len - first);
+	}
+	c->olen += len;
+}
+
+/*
+ * Move sealed records out of the engine into the staged output, whole
+ * records only, while they fit: the engine can then seal the next one.
+ * No I/O.  A full stage leaves the record in the engine, which then takes
+ * no more plaintext: that is what bounds the output.
+ */
+static int
+tls_stage(struct tls_conn *c)
+{
+	unsigned char *buf;
+	size_t len;
+	int moved = 0;
+
+	while (!(br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED)) {
+		buf = br_ssl_engine_sendrec_buf(c->eng, &len);
+		if (buf == NULL || len > TLS_OBUF - c->olen)
+			break;
+		tls_out_put(c, buf, len);
+		/* May run the handshake on: more records, or the close. */
+		br_ssl_engine_sendrec_ack(c->eng, len);
+		moved = 1;
+	}
+	return moved;
+}
+
+/*
+ * Hand staged plaintext to the engine, which seals each record as it
+ * fills (tls_stage moves it out), then a pending flush or close.  Stops
+ * when the stage is full.  No I/O.
+ */
+static int
+tls_seal(struct tls_conn *c)
+{
+	unsigned char *buf;
+	size_t len;
+	int moved = 0;
+
+	for (;;) {
+		moved |= tls_stage(c);
+		if (c->plen == 0)
+			break;
+		buf = br_ssl_engine_sendapp_buf(c->eng, &len);
+		if (buf == NULL)
+			return moved;
+		if (len > c->plen)
+			len = c->plen;
+		memcpy(buf, c->pbuf + c->phead, len);
+		c->phead += len;
+		c->plen -= len;
+		br_ssl_engine_sendapp_ack(c->eng, len);
+	}
+	c->phead = 0;
+	if (c->flush_want) {
+		c->flush_want = 0;
+		br_ssl_engine_flush(c->eng, 0);
+		moved |= tls_stage(c);
+	}
+	if (c->close_want) {
+		c->close_want = 0;
+		br_ssl_engine_close(c->eng);
+		moved |= tls_stage(c);
+	}
+	return moved;
+}
+
+/*
+ * Feed read-ahead ciphertext to the engine and gather what it decrypts
+ * into qbuf, until qbuf is full or nothing is left.  No I/O.
+ */
+static int
+tls_gather(struct tls_conn *c)
+{
+	unsigned char *buf;
+	size_t len, room;
+	int moved = 0;
+
+	while (!(br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED)) {
+		buf = br_ssl_engine_recvapp_buf(c->eng, &len);
+		if (buf != NULL) {
+			room = TLS_QBUF - c->qoff - c->qlen;
+			if (room < len && c->qoff > 0) {
+				memmove(c->qbuf, c->qbuf + c->qoff, c->qlen);
+				c->qoff = 0;
+				room = TLS_QBUF - c->qlen;
+			}
+			if (room == 0)
+				return moved;
+			if (len > room)
+				len = room;
+			memcpy(c->qbuf + c->qoff + c->qlen, buf, len);
+			c->qlen += len;
+			br_ssl_engine_recvapp_ack(c->eng, len);
+			moved = 1;
+			continue;
+		}
+		if (c->ilen == 0)
+			return moved;
+		buf = br_ssl_engine_recvrec_buf(c->eng, &len);
+		if (buf == NULL)
+			return moved;
+		if (len > c->ilen)
+			len = c->ilen;
+		memcpy(buf, c->ibuf + c->ioff, len);
+		c->ioff += len;
+		c->ilen -= len;
+		br_ssl_engine_recvrec_ack(c->eng, len);
+		moved = 1;
+	}
+	return moved;
 }
 
 static int
 tls_finish(struct tls_conn *c, int wfd)
 {
-	unsigned char rec[7] = { 21, 3, 3, 0, 2, 2, 0 };
-	int err = br_ssl_engine_last_error(c->eng);
+	static const unsigned char rec0[7] = { 21, 3, 3, 0, 2, 2, 0 };
+	unsigned char rec[7];
+	struct iovec iov[2];
+	int err = br_ssl_engine_last_error(c->eng), cnt;
 
 	c->done = 1;
 	if (err == BR_ERR_OK) {
@@ -441,9 +615,16 @@ tls_finish(struct tls_conn *c, int wfd)
 		snprintf(c->why, sizeof(c->why), "closed cleanly");
 		return -1;
 	}
+	memcpy(rec, rec0, sizeof(rec));
 	rec[6] = (unsigned char)tls_refusal_alert(err);
-	if (!c->ready && rec[6] != 0 && !c->wr_partial)
-		(void)tls_write(c, wfd, rec, sizeof(rec));
+	if (!c->ready && rec[6] != 0 && sizeof(rec) <= TLS_OBUF - c->olen) {
+		/* After what is staged (the rest of a half written record
+		 * first), so the stream stays well formed; best effort. */
+		tls_out_put(c, rec, sizeof(rec));
+		cnt = tls_out_iov(c, iov);
+		(void)tls_writev(c, wfd, iov, cnt);
+	}
+	c->olen = 0;
 	tls_explain(c, err);
 	return -1;
 }
@@ -457,16 +638,19 @@ tls_io_fail(struct tls_conn *c, const char *what)
 	return -1;
 }
 
-/* Returns 1 if bytes moved, 0 if the fd would block, -1 on error (errno). */
+/*
+ * Write staged output.  Returns 1 if bytes moved, 0 if the fd would
+ * block, -1 on error (errno).
+ */
 static int
 tls_pump_out(struct tls_conn *c, int wfd)
 {
-	unsigned char *buf;
-	size_t len;
+	struct iovec iov[2];
 	ssize_t n;
+	int cnt;
 
-	buf = br_ssl_engine_sendrec_buf(c->eng, &len);
-	n = tls_write(c, wfd, buf, len);
+	cnt = tls_out_iov(c, iov);
+	n = tls_writev(c, wfd, iov, cnt);
 	if (n < 0) {
 		if (errno == EINTR)
 			return 1;
@@ -474,12 +658,16 @@ tls_pump_out(struct tls_conn *c, int wfd)
 			return 0;
 		return -1;
 	}
-	br_ssl_engine_sendrec_ack(c->eng, (size_t)n);
-	c->wr_partial = (size_t)n < len;
+	c->olen -= (size_t)n;
+	c->ohead = c->olen == 0 ? 0 : (c->ohead + (size_t)n) % TLS_OBUF;
 	return 1;
 }
 
-/* Returns 1 if bytes moved, 0 if the fd would block, -1 when done. */
+/*
+ * Feed the engine: from what was read ahead, else one read into the
+ * engine's buffer and on into ibuf.  Returns 1 if bytes moved, 0 if the fd
+ * would block, -1 when done.
+ */
 static int
 tls_pump_in(struct tls_conn *c, int rfd)
 {
@@ -489,18 +677,18 @@ tls_pump_in(struct tls_conn *c, int rfd)
 	ssize_t n;
 
 	buf = br_ssl_engine_recvrec_buf(c->eng, &len);
-	if (c->stash_len > 0) {
-		n = len < c->stash_len ? (ssize_t)len : c->stash_len;
-		memcpy(buf, c->stash + c->stash_off, (size_t)n);
-		c->stash_off += n;
-		c->stash_len -= n;
+	if (c->ilen > 0) {
+		n = len < c->ilen ? (ssize_t)len : (ssize_t)c->ilen;
+		memcpy(buf, c->ibuf + c->ioff, (size_t)n);
+		c->ioff += (size_t)n;
+		c->ilen -= (size_t)n;
 		br_ssl_engine_recvrec_ack(c->eng, (size_t)n);
 		return 1;
 	}
 	iov[0].iov_base = buf;
 	iov[0].iov_len = len;
-	iov[1].iov_base = c->stash;
-	iov[1].iov_len = sizeof(c->stash);
+	iov[1].iov_base = c->ibuf;
+	iov[1].iov_len = TLS_IBUF;
 	n = readv(rfd, iov, 2);
 	if (n < 0) {
 		if (errno == EINTR)
@@ -517,19 +705,33 @@ tls_pump_in(struct tls_conn *c, int rfd)
 		return -1;
 	}
 	if ((size_t)n > len) {
-		c->stash_off = 0;
-		c->stash_len = (unsigned char)((size_t)n - len);
+		c->ioff = 0;
+		c->ilen = (size_t)n - len;
 		n = (ssize_t)len;
 	}
 	br_ssl_engine_recvrec_ack(c->eng, (size_t)n);
 	return 1;
 }
 
-int
-tls_pump_rw(struct tls_conn *c, int rfd, int wfd)
+/*
+ * The engine stopped after sealing its last record (close_notify, or a
+ * fatal alert it sent): that record is staged and must reach the peer
+ * before the session is reported over.  Other failures drop the output,
+ * as the engine does.
+ */
+static int
+tls_flush_on_close(const struct tls_conn *c)
 {
-	unsigned st;
-	int r, moved, rblocked = 0, wblocked = 0, werr = 0, want = 0;
+	int err = br_ssl_engine_last_error(c->eng);
+
+	return err == BR_ERR_OK || err >= BR_ERR_SEND_FATAL_ALERT;
+}
+
+static int
+tls_pump_io(struct tls_conn *c, int rfd, int wfd, int rblocked)
+{
+	unsigned st, closed;
+	int r, moved, wblocked = 0, werr = 0, want = 0;
 
 	if (c->done)
 		return -1;
@@ -539,12 +741,29 @@ tls_pump_rw(struct tls_conn *c, int rfd, int wfd)
 	 */
 	for (;;) {
 		st = br_ssl_engine_current_state(c->eng);
-		if (st & BR_SSL_CLOSED)
-			return tls_finish(c, wfd);
-		if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
-			c->ready = 1;
 		moved = 0;
-		if ((st & BR_SSL_SENDREC) && !wblocked) {
+		if (!(st & BR_SSL_CLOSED)) {
+			if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
+				c->ready = 1;
+			/* No I/O: what the engine can take in and seal now. */
+			moved |= tls_gather(c);
+			moved |= tls_seal(c);
+			st = br_ssl_engine_current_state(c->eng);
+			if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
+				c->ready = 1;
+		}
+		closed = st & BR_SSL_CLOSED;
+		if (closed && (c->olen == 0 || !tls_flush_on_close(c))) {
+			/*
+			 * What was decrypted before the close or failure is
+			 * the caller's first, as when the engine held one
+			 * record: the end is reported once it is taken.
+			 */
+			if (c->qlen > 0)
+				return 0;
+			return tls_finish(c, wfd);
+		}
+		if (c->olen > 0 && !wblocked) {
 			r = tls_pump_out(c, wfd);
 			/* A peer that hung up may have said why first: read
 			 * its alert before reporting the write error. */
@@ -553,7 +772,7 @@ tls_pump_rw(struct tls_conn *c, int rfd, int wfd)
 			moved |= r > 0;
 			wblocked = r <= 0;
 		}
-		if ((st & BR_SSL_RECVREC) && !rblocked) {
+		if (!closed && (st & BR_SSL_RECVREC) && !rblocked) {
 			if ((r = tls_pump_in(c, rfd)) < 0)
 				return -1;
 			moved |= r;
@@ -566,11 +785,23 @@ tls_pump_rw(struct tls_conn *c, int rfd, int wfd)
 		errno = werr;
 		return tls_io_fail(c, "write to TLS peer");
 	}
-	if (st & BR_SSL_SENDREC)
+	if (c->olen > 0 || (st & BR_SSL_SENDREC))
 		want |= TLS_WANT_WRITE;
-	if (st & BR_SSL_RECVREC)
+	if (!closed && (st & BR_SSL_RECVREC))
 		want |= TLS_WANT_READ;
 	return want;
+}
+
+int
+tls_pump_rw(struct tls_conn *c, int rfd, int wfd)
+{
+	return tls_pump_io(c, rfd, wfd, 0);
+}
+
+int
+tls_pump_write(struct tls_conn *c, int rfd, int wfd)
+{
+	return tls_pump_io(c, rfd, wfd, 1);
 }
 
 int
@@ -589,48 +820,67 @@ tls_ready(const struct tls_conn *c)
 unsigned char *
 tls_send_buf(struct tls_conn *c, size_t *len)
 {
-	unsigned char *p;
+	size_t room;
 
-	p = c->done ? NULL : br_ssl_engine_sendapp_buf(c->eng, len);
-	if (p == NULL)
-		*len = 0;
-	return p;
+	*len = 0;
+	if (c->done || c->closing || !tls_ready(c) ||
+	    (br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED))
+		return NULL;
+	/* Staged plaintext goes into records, making room for more. */
+	tls_seal(c);
+	room = TLS_PBUF - c->phead - c->plen;
+	if (room < TLS_PBUF / 4 && c->phead > 0) {
+		memmove(c->pbuf, c->pbuf + c->phead, c->plen);
+		c->phead = 0;
+		room = TLS_PBUF - c->plen;
+	}
+	*len = room;
+	return c->pbuf + c->phead + c->plen;
 }
 
 void
 tls_send_ack(struct tls_conn *c, size_t n)
 {
-	/* A full record is sealed here, ready for the next tls_pump. */
-	br_ssl_engine_sendapp_ack(c->eng, n);
+	/* Sealed by tls_send_buf, tls_flush or tls_pump, as records fill. */
+	c->plen += n;
 }
 
 void
 tls_flush(struct tls_conn *c)
 {
-	br_ssl_engine_flush(c->eng, 0);
+	c->flush_want = 1;
+	tls_seal(c);
 }
 
 unsigned char *
 tls_recv_buf(struct tls_conn *c, size_t *len)
 {
-	unsigned char *p;
-
-	p = c->done ? NULL : br_ssl_engine_recvapp_buf(c->eng, len);
-	if (p == NULL)
-		*len = 0;
-	return p;
+	*len = 0;
+	if (c->done)
+		return NULL;
+	tls_gather(c);
+	if (c->qlen == 0)
+		return NULL;
+	*len = c->qlen;
+	return c->qbuf + c->qoff;
 }
 
 void
 tls_recv_ack(struct tls_conn *c, size_t n)
 {
-	br_ssl_engine_recvapp_ack(c->eng, n);
+	c->qoff += n;
+	c->qlen -= n;
+	if (c->qlen == 0)
+		c->qoff = 0;
 }
 
 void
 tls_close(struct tls_conn *c)
 {
-	br_ssl_engine_close(c->eng);
+	/* After the staged plaintext: tls_seal closes once it is sealed. */
+	c->closing = 1;
+	c->close_want = 1;
+	tls_seal(c);
 }
 
 int

@@ -38,8 +38,11 @@ void tls_config_free(struct tls_config *cfg);
 
 /*
  * One TLS session: allocated by the caller (tls_conn_size() bytes, about
- * 40 KiB: engine, validator and a 16 KiB record buffer each way).  No
- * resources are held beyond it: free it, or start it again, at will.
+ * 800 KiB: engine, validator, a 16 KiB record buffer each way, 256 KiB
+ * each way to stage ciphertext, so that many records go per read and
+ * write, and 128 KiB each way to stage plaintext, so the caller moves its
+ * data in large pieces; pages are touched only as they are used).  No resources are held
+ * beyond it: free it, or start it again, at will.
  */
 struct tls_conn;
 size_t tls_conn_size(void);
@@ -62,10 +65,16 @@ enum {
  * session is over: closed cleanly (tls_closed_cleanly() says so) or failed
  * (tls_error() says why: "peer certificate not trusted", ...).
  * Call it again after tls_send_ack/tls_flush/tls_recv_ack/tls_close: the
- * engine reads no more records while decrypted data waits in tls_recv_buf
- * (the mask then lacks TLS_WANT_READ, and may be 0), and a sealed record
- * waits for tls_pump to write it.  Once -1 was returned, every later call
+ * engine reads no more records while 128 KiB of decrypted data wait in
+ * tls_recv_buf (the mask then lacks TLS_WANT_READ, and may be 0), and
+ * sealed records wait for tls_pump to write them.  Once -1 was returned, every later call
  * returns -1.
+ * Sealed records are staged (up to 256 KiB) and written with one call;
+ * input is read up to 256 KiB at a time and fed to the engine record by
+ * record.  A clean close, or a fatal alert the engine sends, returns -1
+ * only once everything staged (the close_notify or alert last) is written,
+ * and any end (clean or not) only once the decrypted data that came before
+ * it was taken with tls_recv_buf/tls_recv_ack (until then: 0).
  * A socket is written with send(MSG_NOSIGNAL), so a vanished peer is an
  * error rather than SIGPIPE; other fds (pipes) with write(2): the caller
  * ignores SIGPIPE.  A refused handshake has sent the peer an alert saying
@@ -77,6 +86,13 @@ int tls_pump(struct tls_conn *c, int fd);
 /* The same over two fds, e.g. stdin and stdout of an ssh pipe. */
 int tls_pump_rw(struct tls_conn *c, int rfd, int wfd);
 
+/*
+ * The same without reading rfd (input read ahead is still fed to the
+ * engine): to push output out when poll did not say rfd is readable, which
+ * saves a read that would only say EAGAIN.  The mask is the same.
+ */
+int tls_pump_write(struct tls_conn *c, int rfd, int wfd);
+
 /* Nonzero once the handshake is complete (peer verified). */
 int tls_ready(const struct tls_conn *c);
 
@@ -84,16 +100,19 @@ int tls_ready(const struct tls_conn *c);
 const char *tls_suite(const struct tls_conn *c);
 
 /*
- * Plaintext to send: room at the returned pointer (*len bytes, may be 0:
- * before the handshake, or while a sealed record waits to be written).
- * A record is sealed when its 16 KiB are full; tls_flush() seals a partial
- * one so buffered plaintext goes out at the next tls_pump().
+ * Plaintext to send: room at the returned pointer (*len bytes, up to 128
+ * KiB; 0 before the handshake, after tls_close, or while the stages are
+ * full).  It is cut into 16 KiB records, each sealed when full (by
+ * tls_send_buf, tls_flush or tls_pump, no I/O but in tls_pump);
+ * tls_flush() seals a partial one so buffered plaintext goes out at the
+ * next tls_pump().  So a caller can go on writing and call tls_pump()
+ * once for many records.
  */
 unsigned char *tls_send_buf(struct tls_conn *c, size_t *len);
 void tls_send_ack(struct tls_conn *c, size_t n);
 void tls_flush(struct tls_conn *c);
 
-/* Decrypted bytes available (*len, may be 0). */
+/* Decrypted bytes available (*len, may be 0; many records' worth). */
 unsigned char *tls_recv_buf(struct tls_conn *c, size_t *len);
 void tls_recv_ack(struct tls_conn *c, size_t n);
 

@@ -120,6 +120,7 @@ struct mux {
 static void mux_end(struct mux *s, int result, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void mux_tls_pump(struct mux *s);
+static void mux_tls_pump_how(struct mux *s, int rd);
 
 /* The first reason wins: later ones are consequences. */
 static void
@@ -829,7 +830,8 @@ mux_peer_write(struct mux *s)
 	int cnt;
 
 	if (s->tls != NULL) {
-		mux_tls_pump(s);
+		/* Reading is for after poll said so (mux_tls_read). */
+		mux_tls_pump_how(s, 0);
 		return;
 	}
 	while (!s->done && ring_used(&s->out) > 0) {
@@ -848,11 +850,12 @@ mux_peer_write(struct mux *s)
 }
 
 static void
-mux_tls_pump(struct mux *s)
+mux_tls_pump_how(struct mux *s, int rd)
 {
 	int r;
 
-	r = tls_pump_rw(s->tls, s->rfd, s->wfd);
+	r = rd ? tls_pump_rw(s->tls, s->rfd, s->wfd) :
+	    tls_pump_write(s->tls, s->rfd, s->wfd);
 	if (r >= 0) {
 		s->tls_want = r;
 		return;
@@ -872,6 +875,12 @@ mux_tls_pump(struct mux *s)
 		/* TLS broke mid-session: lost. */
 		mux_end(s, MUX_LOST, "TLS session with %s: %s", s->cfg->peer,
 		    tls_error(s->tls));
+}
+
+static void
+mux_tls_pump(struct mux *s)
+{
+	mux_tls_pump_how(s, 1);
 }
 
 static int
@@ -920,8 +929,12 @@ mux_out_reserve(struct mux *s, size_t n, size_t *room)
 	if (len < n && s->tls_dirty) {
 		tls_flush(s->tls);
 		s->tls_dirty = 0;
-		mux_tls_pump(s);
+		/* The sealed record is staged: write only if that is full. */
 		p = tls_send_buf(s->tls, &len);
+		if (len < n) {
+			mux_tls_pump(s);
+			p = tls_send_buf(s->tls, &len);
+		}
 	}
 	*room = len;
 	return len >= n ? p : NULL;
