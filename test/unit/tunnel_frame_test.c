@@ -10,23 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "check.h"
+
 #include "tunnel/frame.h"
 
-static int npass, nfail;
-
-#define CHECK(c) check((c), __LINE__, #c)
-
-static int
-check(int ok, int line, const char *what)
-{
-	if (ok)
-		npass++;
-	else {
-		nfail++;
-		printf("FAIL line %d: %s\n", line, what);
-	}
-	return ok;
-}
 
 #define DMAX 8192u	/* data_max of the decoder under test */
 
@@ -552,6 +539,5 @@ main(void)
 	test_malformed();
 	test_clamp_and_skip();
 	test_fuzz();
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return check_done();
 }

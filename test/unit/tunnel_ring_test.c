@@ -2,23 +2,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
+
 #include "tunnel/ring.h"
 
-static int npass, nfail;
-
-#define CHECK(c) check((c), __LINE__, #c)
-
-static int
-check(int ok, int line, const char *what)
-{
-	if (ok)
-		npass++;
-	else {
-		nfail++;
-		printf("FAIL line %d: %s\n", line, what);
-	}
-	return ok;
-}
 
 /* Copy what iov[0..cnt) describes into out; returns the byte count. */
 static size_t
@@ -104,6 +91,5 @@ main(void)
 		}
 	}
 	CHECK(ok);
-	printf("%d passed, %d failed\n", npass, nfail);
-	return nfail ? 1 : 0;
+	return check_done();
 }
