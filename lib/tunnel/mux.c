@@ -79,6 +79,7 @@ struct mux_chan {
 	uint64_t tx_bytes, rx_bytes;
 	int64_t deadline;	/* CONNECTING: give up then */
 	int64_t retry_at;	/* CONNECTING: next attempt, 0: none */
+	uint64_t seq;		/* CONNECTING: order of its OPEN */
 	const char *name;
 	const struct endpoint *target;
 	struct ring backlog;	/* peer data the local side has not taken */
@@ -88,6 +89,7 @@ struct mux_chan {
 
 struct mux {
 	const struct mux_config *cfg;
+	uint64_t open_seq;	/* OPENs from the peer so far */
 	int rfd, wfd;
 	struct tls_conn *tls;	/* NULL: plaintext */
 	int tls_want;		/* TLS_WANT_* from the last pump */
@@ -407,6 +409,26 @@ mux_local_bufs(int fd)
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 }
 
+/*
+ * QEMU 7.2 tells a migration's channels apart by the order in which they
+ * connect (main stream first, then multifd): a channel waiting for a full
+ * backlog must not be overtaken by a later one to the same target.
+ */
+static int
+mux_connect_blocked(const struct mux *s, const struct mux_chan *c)
+{
+	const struct mux_chan *o;
+	size_t i;
+
+	for (i = 0; i < s->nchan; i++) {
+		o = s->chans[i];
+		if (o != c && o->state == MUX_CONNECTING && o->retry_at != 0 &&
+		    o->target == c->target && o->seq < c->seq)
+			return 1;
+	}
+	return 0;
+}
+
 /* Connect a peer-opened channel to its target; ACCEPT or REFUSE follows. */
 static void
 mux_connect(struct mux *s, struct mux_chan *c)
@@ -491,7 +513,11 @@ mux_on_open(struct mux *s, const struct frame *f)
 	}
 	c->state = MUX_CONNECTING;
 	c->deadline = s->now + MUX_CONNECT_MS;
-	mux_connect(s, c);
+	c->seq = ++s->open_seq;
+	if (mux_connect_blocked(s, c))
+		c->retry_at = s->now + MUX_RETRY_MS;
+	else
+		mux_connect(s, c);
 }
 
 static const char *
@@ -1339,7 +1365,9 @@ mux_timers(struct mux *s)
 		c = s->chans[i];
 		if (c->state != MUX_CONNECTING || c->retry_at == 0)
 			continue;
-		if (s->now >= c->retry_at)
+		if (s->now >= c->retry_at && mux_connect_blocked(s, c))
+			c->retry_at = s->now + MUX_RETRY_MS;
+		else if (s->now >= c->retry_at)
 			mux_connect(s, c);
 		if (c->retry_at != 0)
 			MUX_NEXT(c->retry_at);
