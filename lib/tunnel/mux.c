@@ -55,7 +55,6 @@
 #define MUX_ROUNDS	4		/* peer reads per wakeup, for fairness */
 #define MUX_SMALL_RUN	16		/* small frames in a row: read in bulk */
 #define MUX_LOWAT_MAX	(128u * 1024)	/* wake for this much of a payload */
-#define MUX_LOCAL_SNDBUF (1024 * 1024)	/* kernel doubles it; wmem_max caps */
 
 enum { MUX_OPENING = 1, MUX_CONNECTING, MUX_OPEN, MUX_REFUSING };
 
@@ -397,19 +396,6 @@ mux_deliver(struct mux *s, struct mux_chan *c, const uint8_t *p, size_t n)
 }
 
 /*
- * A local connection's send buffer: the default (about 200 KiB, a quarter
- * of it drained before a blocked writer wakes) makes payload go out in
- * small pieces, a wakeup on both sides for each.  Best effort.
- */
-static void
-mux_local_bufs(int fd)
-{
-	int sz = MUX_LOCAL_SNDBUF;
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
-}
-
-/*
  * QEMU 7.2 tells a migration's channels apart by the order in which they
  * connect (main stream first, then multifd): a channel waiting for a full
  * backlog must not be overtaken by a later one to the same target.
@@ -441,8 +427,6 @@ mux_connect(struct mux *s, struct mux_chan *c)
 	sun.sun_family = AF_UNIX;
 	memcpy(sun.sun_path, c->target->path, sizeof(sun.sun_path) - 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0)
-		mux_local_bufs(fd);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 		c->fd = fd;
 		c->send_accept = 1;
@@ -1240,7 +1224,6 @@ mux_accept(struct mux *s, const struct mux_listener *l)
 			continue;
 		}
 		s->next_num = (num + 1) % FRAME_CHANS;
-		mux_local_bufs(fd);
 		c->fd = fd;
 		c->name = l->name;
 		c->state = MUX_OPENING;
