@@ -17,9 +17,14 @@
 enum { TLS_PEM_OTHER, TLS_PEM_CERT, TLS_PEM_KEY, TLS_PEM_ENCRYPTED };
 
 /* The objects of one PEM file; their DER bytes share one buffer. */
-struct tls_pem {
-	unsigned char *der;
+/* Bytes a BearSSL decoder hands out, kept in a buffer sized beforehand. */
+struct tls_bytes {
+	unsigned char *buf;
 	size_t len, cap;
+};
+
+struct tls_pem {
+	struct tls_bytes der;
 	struct tls_pem_obj {
 		int kind;	/* TLS_PEM_* */
 		size_t off, len;
@@ -81,25 +86,29 @@ tls_read_file(const char *path, size_t *lenp, char *err, size_t errlen)
 	return buf;
 }
 
+/*
+ * A decoder's output callback.  Buffers are sized so that nothing is cut
+ * (DER is shorter than its base64 text, a DN shorter than its certificate);
+ * the bound only guards against a decoder that says otherwise.
+ */
 static void
-tls_pem_append(void *ctx, const void *data, size_t len)
+tls_bytes_append(void *ctx, const void *data, size_t len)
 {
-	struct tls_pem *p = ctx;
+	struct tls_bytes *b = ctx;
 
-	/* der is as large as the text, which base64 makes longer: no overflow */
-	if (len > p->cap - p->len)
-		len = p->cap - p->len;
-	memcpy(p->der + p->len, data, len);
-	p->len += len;
+	if (len > b->cap - b->len)
+		len = b->cap - b->len;
+	memcpy(b->buf + b->len, data, len);
+	b->len += len;
 }
 
 static void
 tls_pem_free(struct tls_pem *p)
 {
 	/* Key files pass through here too: leave no key bytes in freed memory. */
-	if (p->der != NULL)
-		explicit_bzero(p->der, p->cap);
-	free(p->der);
+	if (p->der.buf != NULL)
+		explicit_bzero(p->der.buf, p->der.cap);
+	free(p->der.buf);
 	free(p->obj);
 	memset(p, 0, sizeof(*p));
 }
@@ -134,9 +143,9 @@ tls_pem_load(struct tls_pem *p, const char *path, char *err, size_t errlen)
 	text = tls_read_file(path, &textlen, err, errlen);
 	if (text == NULL)
 		return -1;
-	p->cap = textlen;
-	p->der = malloc(p->cap + 1);
-	if (p->der == NULL) {
+	p->der.cap = textlen;
+	p->der.buf = malloc(p->der.cap + 1);
+	if (p->der.buf == NULL) {
 		tls_pem_fail(err, errlen, path, "out of memory");
 		goto out;
 	}
@@ -157,13 +166,13 @@ tls_pem_load(struct tls_pem *p, const char *path, char *err, size_t errlen)
 			p->obj = grown;
 			p->obj[p->n].kind =
 			    tls_pem_kind(br_pem_decoder_name(&pc));
-			p->obj[p->n].off = p->len;
-			br_pem_decoder_setdest(&pc, tls_pem_append, p);
+			p->obj[p->n].off = p->der.len;
+			br_pem_decoder_setdest(&pc, tls_bytes_append, &p->der);
 			inobj = 1;
 			break;
 		case BR_PEM_END_OBJ:
 			if (inobj) {
-				p->obj[p->n].len = p->len - p->obj[p->n].off;
+				p->obj[p->n].len = p->der.len - p->obj[p->n].off;
 				p->n++;
 				inobj = 0;
 			}
@@ -215,11 +224,11 @@ tls_load_chain(struct tls_config *cfg, const char *path, char *err,
 	for (i = 0; i < p.n; i++) {
 		if (p.obj[i].kind != TLS_PEM_CERT)
 			continue;
-		cfg->chain[cfg->chain_len].data = p.der + p.obj[i].off;
+		cfg->chain[cfg->chain_len].data = p.der.buf + p.obj[i].off;
 		cfg->chain[cfg->chain_len].data_len = p.obj[i].len;
 		cfg->chain_len++;
 	}
-	cfg->chain_der = p.der;
+	cfg->chain_der = p.der.buf;
 	free(p.obj);
 	return 0;
 }
@@ -252,7 +261,7 @@ tls_load_key(struct tls_config *cfg, const char *path, char *err,
 		return tls_pem_fail(err, errlen, path, "no PRIVATE KEY in it");
 	}
 	br_skey_decoder_init(&cfg->key);
-	br_skey_decoder_push(&cfg->key, p.der + o->off, o->len);
+	br_skey_decoder_push(&cfg->key, p.der.buf + o->off, o->len);
 	tls_pem_free(&p);
 	e = br_skey_decoder_last_error(&cfg->key);
 	if (e != 0) {
@@ -337,22 +346,6 @@ mismatch:
 }
 
 /* Collects a certificate's subject DN into a buffer sized by its DER. */
-struct tls_dn {
-	unsigned char *buf;
-	size_t len, cap;
-};
-
-static void
-tls_dn_append(void *ctx, const void *data, size_t len)
-{
-	struct tls_dn *dn = ctx;
-
-	if (len > dn->cap - dn->len)
-		len = dn->cap - dn->len;
-	memcpy(dn->buf + dn->len, data, len);
-	dn->len += len;
-}
-
 /*
  * One trust anchor from one CA certificate.  Its DN and key bytes are one
  * block at ta->dn.data, each no longer than the certificate itself.
@@ -363,7 +356,7 @@ tls_anchor(br_x509_trust_anchor *ta, const unsigned char *der, size_t len,
 {
 	br_x509_decoder_context dc;
 	const br_x509_pkey *pk;
-	struct tls_dn dn;
+	struct tls_bytes dn;
 	unsigned char *k;
 	char why[96];
 
@@ -372,7 +365,7 @@ tls_anchor(br_x509_trust_anchor *ta, const unsigned char *der, size_t len,
 	dn.cap = len;
 	if (dn.buf == NULL)
 		return tls_pem_fail(err, errlen, path, "out of memory");
-	br_x509_decoder_init(&dc, tls_dn_append, &dn);
+	br_x509_decoder_init(&dc, tls_bytes_append, &dn);
 	br_x509_decoder_push(&dc, der, len);
 	pk = br_x509_decoder_get_pkey(&dc);
 	if (pk == NULL) {
@@ -429,7 +422,7 @@ tls_load_cas(struct tls_config *cfg, const char *path, char *err,
 	for (i = 0; i < p.n; i++) {
 		if (p.obj[i].kind != TLS_PEM_CERT)
 			continue;
-		if (tls_anchor(&cfg->tas[cfg->num_tas], p.der + p.obj[i].off,
+		if (tls_anchor(&cfg->tas[cfg->num_tas], p.der.buf + p.obj[i].off,
 		    p.obj[i].len, cfg->num_tas, path, err, errlen) < 0) {
 			tls_pem_free(&p);
 			return -1;
