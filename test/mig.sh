@@ -189,3 +189,25 @@ tunnel_pair() {
 }
 
 _listening() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
+
+# kill_during WHO PHASE [MIG-SEND ARGS...]: migrate src -> dst with
+# --copy-storage-all, kill -9 QEMU WHO (src or dst) once mig-send reported
+# progress in PHASE, and check mig-send exits 1 with the kill made in that
+# phase (no switch-over yet; for disk-copy, before the memory phase).
+kill_during() {
+	_who=$1 _phase=$2; shift 2
+	note "$_who killed during $_phase"
+	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
+		--timeout 120
+	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
+		--disks-uri "unix:$T/nbd.sock" "$@"
+	wait_for 30 "the $_phase phase" phase_seen "$_phase"
+	wait_for 30 "a $_phase progress sample" progress_seen "$_phase"
+	_victim=$(qemu_pid "$_who")
+	kill -KILL "$_victim"
+	wait_for 10 "the $_who QEMU to die" pid_gone "$_victim"
+	expect_status send $SEND_PID 1 60
+	phase_seen switch-over && fail "the switch-over began before the kill"
+	[ "$_phase" = memory ] || ! phase_seen memory ||
+		fail "the disk copy ended before the kill"
+}

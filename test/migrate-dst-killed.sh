@@ -10,25 +10,9 @@ require_qemu
 
 pair_disks
 
-# kill_dst_during PHASE [MIG-SEND ARGS...]: migrate, kill -9 the
-# destination QEMU once mig-send reported progress in PHASE, check the
-# aftermath.
-kill_dst_during() {
-	_phase=$1; shift
-	note "destination killed during $_phase"
-	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
-		--timeout 120
-	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
-		--disks-uri "unix:$T/nbd.sock" "$@"
-	wait_for 30 "the $_phase phase" phase_seen "$_phase"
-	wait_for 30 "a $_phase progress sample" progress_seen "$_phase"
-	_dst=$(qemu_pid dst)
-	kill -KILL "$_dst"
-	wait_for 10 "the destination QEMU to die" pid_gone "$_dst"
-	expect_status send $SEND_PID 1 60
-	phase_seen switch-over && fail "the switch-over began before the kill"
-	[ "$_phase" = memory ] || ! phase_seen memory ||
-		fail "the disk copy ended before the kill"
+# killed PHASE [MIG-SEND ARGS...]: kill_during dst PHASE, then the aftermath.
+killed() {
+	kill_during dst "$@"
 	expect_status recv $RECV_PID 1 30
 	source_clean
 }
@@ -36,10 +20,10 @@ kill_dst_during() {
 # During the disk copy: reads throttled to 4 MiB/s, the 8 MiB of data take
 # about 2 s to copy.
 pair_start throttle 4194304
-kill_dst_during disk-copy
+killed disk-copy
 stop_qemu src
 
 # During the memory phase: at 4 MiB/s it lasts (the guest dirties memory
 # faster than that).
 pair_start
-kill_dst_during memory --bandwidth 4
+killed memory --bandwidth 4
