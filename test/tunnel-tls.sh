@@ -75,6 +75,34 @@ wait_sock "$T/io.both"
 check io
 note "TLS over stdio (socat EXEC on both ends): ok"
 
+# --- OpenSSL on the other end: socat terminates the client's TLS and hands
+# the plaintext stream to a tunnel without TLS, so every record the client
+# seals is opened by OpenSSL and every record it opens was sealed there.
+for suite in ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-CHACHA20-POLY1305; do
+	port4=$(pick_port)
+	rm -f "$T/plain.peer"
+	tun O -R sum="unix:$T/t.sum" -R both="unix:$T/t.both" \
+	    "listen:unix:$T/plain.peer"
+	wait_sock "$T/plain.peer"
+	spawn ossl socat -t 30 \
+	    OPENSSL-LISTEN:"$port4",bind=127.0.0.1,reuseaddr,cert="$C/server.pem",key="$C/server.key",cafile="$C/ca.pem",verify=1,cipher="$suite" \
+	    UNIX-CONNECT:"$T/plain.peer"
+	wait_tcp "$port4"
+	tun A --tls-cert "$C/client.pem" --tls-key "$C/client.key" \
+	    --tls-ca "$C/ca.pem" --tls-peer-name mig-server -v \
+	    -L "unix:$T/os.both=both" -L "unix:$T/os.sum=sum" \
+	    "tcp:127.0.0.1:$port4"
+	wait_sock "$T/os.both"
+	check os
+	logged A "TLS $suite" || fail "OpenSSL did not agree on $suite"
+	kill -TERM "$pid_A"
+	expect_status "$pid_A" 10 0 "the client of OpenSSL after SIGTERM"
+	stop_pid "$pid_ossl"
+	stop_pid "$pid_O"
+	rm -f "$T/os.both.out" "$T/os.down" "$T/both.in"
+	note "TLS with OpenSSL ($suite) as the peer's end: ok"
+done
+
 # refused WHO WHY-A WHY-B ARGS...: a client that B refuses or that refuses
 # B exits 3 at once, A saying WHY-A and B's session WHY-B.
 refused() {

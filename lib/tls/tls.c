@@ -28,21 +28,25 @@ struct tls_x509 {
 };
 
 /*
- * Staging: BearSSL holds one record each way.  Sealed records are copied
- * out of the engine into a ring (so it seals the next at once) and written
- * many at a time; input is read in bulk and fed to the engine a record at a
- * time.  Both are bounded: a full ring makes tls_send_buf() return no room.
+ * Records.  During the handshake every record goes through BearSSL's
+ * engine, which holds one record each way.  After it, application data
+ * bypasses that buffer, with the engine's own record ciphers (eng->out,
+ * eng->in, so sequence numbers stay the engine's): tls_seal() seals 16 KiB
+ * records straight into obuf, where many are written with one call, and
+ * tls_open() decrypts records in place in ibuf, where many were read with
+ * one call.  Bulk data is so copied once on the way out (pbuf to obuf) and
+ * never on the way in.  Other records (alerts, a renegotiation attempt)
+ * still go to the engine, whole and in stream order; engine output is
+ * staged in obuf in the order it is made, and nothing is sealed while the
+ * engine holds a record of its own.
  */
 #define TLS_OBUF	(256u * 1024)
 #define TLS_IBUF	(256u * 1024)
-/*
- * Plaintext is staged too, each way, so the caller reads and writes its
- * own sockets in large pieces rather than a record at a time: what it
- * writes into pbuf is cut into records by tls_seal(), and decrypted records
- * are gathered into qbuf for tls_recv_buf().
- */
-#define TLS_PBUF	(128u * 1024)
-#define TLS_QBUF	(128u * 1024)
+#define TLS_PBUF	(128u * 1024)	/* plaintext from the caller */
+#define TLS_PLAIN_MAX	16384u		/* a record's plaintext, at most */
+#define TLS_REC_MAX	(5u + 16384u + 2048u)	/* a record, at most (RFC 5246) */
+#define TLS_AEAD_MAX	64u		/* AEAD overhead: GCM 24, ChaCha20 16 */
+#define TLS_REC_APPDATA	23		/* record type: application data */
 
 struct tls_conn {
 	union {
@@ -56,12 +60,18 @@ struct tls_conn {
 	int done;		/* tls_pump returned -1 (sticky) */
 	int clean;		/* ... after close_notify both ways */
 	int use_write;		/* the write fd is no socket: writev(2) */
-	size_t ohead, olen;	/* sealed records in obuf, not written yet */
-	size_t ioff, ilen;	/* ciphertext in ibuf, not fed to the engine */
-	size_t phead, plen;	/* plaintext in pbuf, not in the engine yet */
-	size_t qoff, qlen;	/* decrypted bytes in qbuf, not taken yet */
-	int flush_want;		/* tls_flush: once pbuf is in the engine */
-	int close_want;		/* tls_close: ... likewise */
+	int rd_eof;		/* the peer's stream ended */
+	/* obuf holds whole records: [ohead, oend), then [0, owrap) if set */
+	size_t ohead, oend, owrap;
+	int wrapped;
+	size_t ihead, ilen;	/* ciphertext in ibuf, not opened or fed */
+	size_t ifeed;		/* bytes of a record still due to the engine */
+	unsigned char *qptr;	/* plaintext of the record opened, in ibuf */
+	size_t qlen;		/* ... not taken yet */
+	int q_engine;		/* tls_recv_buf gave the engine's plaintext */
+	size_t phead, plen;	/* plaintext in pbuf, not sealed yet */
+	int flush_want;		/* tls_flush: seal a partial record too */
+	int close_want;		/* tls_close: once pbuf is sealed */
 	int closing;		/* tls_close was called: no more plaintext */
 	char why[192];
 	/* Not cleared by tls_conn_start: pages are touched as they are used. */
@@ -69,7 +79,6 @@ struct tls_conn {
 	unsigned char obuf[TLS_OBUF];
 	unsigned char ibuf[TLS_IBUF];
 	unsigned char pbuf[TLS_PBUF];
-	unsigned char qbuf[TLS_QBUF];
 };
 
 static void
@@ -455,59 +464,108 @@ tls_writev(struct tls_conn *c, int fd, const struct iovec *iov, int cnt)
 	return writev(fd, iov, cnt);
 }
 
-/* The staged output as up to two iovecs; returns how many. */
+/* The staged records as up to two iovecs; returns how many. */
 static int
 tls_out_iov(const struct tls_conn *c, struct iovec iov[2])
 {
-	size_t first = TLS_OBUF - c->ohead;
+	int cnt = 0;
 
-	if (c->olen == 0)
-		return 0;
-	iov[0].iov_base = (void *)(uintptr_t)(c->obuf + c->ohead);
-	if (c->olen <= first) {
-		iov[0].iov_len = c->olen;
-		return 1;
+	if (c->oend > c->ohead) {
+		iov[cnt].iov_base = (void *)(uintptr_t)(c->obuf + c->ohead);
+		iov[cnt++].iov_len = c->oend - c->ohead;
 	}
-	iov[0].iov_len = first;
-	iov[1].iov_base = (void *)(uintptr_t)c->obuf;
-	iov[1].iov_len = c->olen - first;
-	return 2;
+	if (c->wrapped && c->owrap > 0) {
+		iov[cnt].iov_base = (void *)(uintptr_t)c->obuf;
+		iov[cnt++].iov_len = c->owrap;
+	}
+	return cnt;
 }
 
-/* Append len bytes to the staged output; the caller checked the room. */
-static void
-tls_out_put(struct tls_conn *c, const unsigned char *buf, size_t len)
+static int
+tls_out_empty(const struct tls_conn *c)
 {
-	size_t tail = (c->ohead + c->olen) % TLS_OBUF;
-	size_t first = TLS_OBUF - tail;
-
-	if (len <= first) {
-		memcpy(c->obuf + tail, buf, len);
-	} else {
-		memcpy(c->obuf + tail, buf, first);
-		memcpy(c->obuf, buf + first, len - first);
-	}
-	c->olen += len;
+	return c->oend == c->ohead && !(c->wrapped && c->owrap > 0);
 }
 
 /*
- * Move sealed records out of the engine into the staged output, whole
- * records only, while they fit: the engine can then seal the next one.
- * No I/O.  A full stage leaves the record in the engine, which then takes
- * no more plaintext: that is what bounds the output.
+ * Room for a record of up to need bytes, contiguous (records never wrap):
+ * at the end of obuf, else at its start once the head moved past need.
+ * Returns where, with the contiguous room in *room, or NULL.
+ */
+static unsigned char *
+tls_out_slot(struct tls_conn *c, size_t need, size_t *room)
+{
+	if (tls_out_empty(c))
+		c->ohead = c->oend = c->owrap = 0, c->wrapped = 0;
+	if (!c->wrapped && TLS_OBUF - c->oend >= need) {
+		*room = TLS_OBUF - c->oend;
+		return c->obuf + c->oend;
+	}
+	if (!c->wrapped && c->ohead > need) {
+		*room = c->ohead - 1;
+		return c->obuf;
+	}
+	if (c->wrapped && c->ohead - c->owrap > need) {
+		*room = c->ohead - c->owrap - 1;
+		return c->obuf + c->owrap;
+	}
+	*room = 0;
+	return NULL;
+}
+
+/* A record of len bytes was put at the slot tls_out_slot gave. */
+static void
+tls_out_commit(struct tls_conn *c, const unsigned char *at, size_t len)
+{
+	if (!c->wrapped && at == c->obuf + c->oend) {
+		c->oend += len;
+	} else if (!c->wrapped) {
+		c->wrapped = 1;
+		c->owrap = len;
+	} else {
+		c->owrap += len;
+	}
+}
+
+/* n bytes of the staged records were written. */
+static void
+tls_out_drain(struct tls_conn *c, size_t n)
+{
+	size_t first = c->oend - c->ohead;
+
+	if (n < first) {
+		c->ohead += n;
+		return;
+	}
+	n -= first;
+	if (c->wrapped) {
+		c->ohead = n;
+		c->oend = c->owrap;
+		c->owrap = 0;
+		c->wrapped = 0;
+	} else {
+		c->ohead = c->oend;
+	}
+}
+
+/*
+ * Move a record the engine made (handshake, alert) into obuf, while it
+ * fits: the engine can then make the next.  No I/O.  A full obuf leaves
+ * it in the engine, which then takes no more: that bounds the output.
  */
 static int
 tls_stage(struct tls_conn *c)
 {
-	unsigned char *buf;
-	size_t len;
+	unsigned char *buf, *at;
+	size_t len, room;
 	int moved = 0;
 
 	while (!(br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED)) {
 		buf = br_ssl_engine_sendrec_buf(c->eng, &len);
-		if (buf == NULL || len > TLS_OBUF - c->olen)
+		if (buf == NULL || (at = tls_out_slot(c, len, &room)) == NULL)
 			break;
-		tls_out_put(c, buf, len);
+		memcpy(at, buf, len);
+		tls_out_commit(c, at, len);
 		/* May run the handshake on: more records, or the close. */
 		br_ssl_engine_sendrec_ack(c->eng, len);
 		moved = 1;
@@ -516,37 +574,58 @@ tls_stage(struct tls_conn *c)
 }
 
 /*
- * Hand staged plaintext to the engine, which seals each record as it
- * fills (tls_stage moves it out), then a pending flush or close.  Stops
- * when the stage is full.  No I/O.
+ * We may seal application data ourselves: the engine is in the data phase
+ * with no record of its own pending (it would take application data).
+ */
+static int
+tls_bulk_out(const struct tls_conn *c)
+{
+	size_t len;
+
+	return !(br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED) &&
+	    br_ssl_engine_sendapp_buf(c->eng, &len) != NULL;
+}
+
+/*
+ * Seal staged plaintext into obuf: full records as they fill, a partial
+ * one when flushing; then a pending close.  Stops when obuf is full.
+ * No I/O.
  */
 static int
 tls_seal(struct tls_conn *c)
 {
-	unsigned char *buf;
-	size_t len;
-	int moved = 0;
+	const br_sslrec_out_class **out = &c->eng->out.vtable;
+	unsigned char *at, *rec;
+	size_t n, len, room, start, end;
+	int moved = tls_stage(c);
 
-	for (;;) {
-		moved |= tls_stage(c);
-		if (c->plen == 0)
+	while (c->plen > 0 && tls_bulk_out(c)) {
+		n = c->plen < TLS_PLAIN_MAX ? c->plen : TLS_PLAIN_MAX;
+		if (n < TLS_PLAIN_MAX && !c->flush_want && !c->close_want)
 			break;
-		buf = br_ssl_engine_sendapp_buf(c->eng, &len);
-		if (buf == NULL)
-			return moved;
-		if (len > c->plen)
-			len = c->plen;
-		memcpy(buf, c->pbuf + c->phead, len);
-		c->phead += len;
-		c->plen -= len;
-		br_ssl_engine_sendapp_ack(c->eng, len);
+		at = tls_out_slot(c, 5 + n + TLS_AEAD_MAX, &room);
+		if (at == NULL)
+			break;
+		/* Offsets within the slot: the header, then what the suite
+		 * wants before (explicit nonce) and after (tag) the data. */
+		start = 5;
+		end = room;
+		(*out)->max_plaintext(out, &start, &end);
+		if (n > end - start)
+			n = end - start;
+		memcpy(at + start, c->pbuf + c->phead, n);
+		len = n;
+		rec = (*out)->encrypt(out, TLS_REC_APPDATA,
+		    c->eng->version_out, at + start, &len);
+		tls_out_commit(c, rec, len);
+		c->phead += n;
+		c->plen -= n;
+		moved = 1;
 	}
+	if (c->plen > 0)
+		return moved;
 	c->phead = 0;
-	if (c->flush_want) {
-		c->flush_want = 0;
-		br_ssl_engine_flush(c->eng, 0);
-		moved |= tls_stage(c);
-	}
+	c->flush_want = 0;
 	if (c->close_want) {
 		c->close_want = 0;
 		br_ssl_engine_close(c->eng);
@@ -556,58 +635,115 @@ tls_seal(struct tls_conn *c)
 }
 
 /*
- * Feed read-ahead ciphertext to the engine and gather what it decrypts
- * into qbuf, until qbuf is full or nothing is left.  No I/O.
+ * We may open application data records ourselves: the engine decrypts
+ * (the handshake is over) and takes application data, and no record of
+ * ours is half fed to it.
  */
 static int
-tls_gather(struct tls_conn *c)
+tls_bulk_in(const struct tls_conn *c)
 {
-	unsigned char *buf;
-	size_t len, room;
+	return c->ifeed == 0 && c->eng->incrypt &&
+	    (c->eng->application_data & 1) && !c->eng->shutdown_recv;
+}
+
+static int
+tls_rec_fail(struct tls_conn *c, const char *what)
+{
+	c->done = 1;
+	snprintf(c->why, sizeof(c->why), "%s from the TLS peer", what);
+	return 0;
+}
+
+/*
+ * Open what was read: application data records in place, their plaintext
+ * moved up to follow the last one's (qptr, qlen: what tls_recv_buf gives,
+ * many records in one piece so that the caller writes it on in large
+ * writes); any other record is fed whole to the engine, once the
+ * plaintext before it was taken.  Stops at a partial record, or when the
+ * engine takes no more.  No I/O.  Returns 1 if anything moved.
+ */
+static int
+tls_open(struct tls_conn *c)
+{
+	const br_sslrec_in_class **in = &c->eng->in.vtable;
+	unsigned char *buf, *h, *p;
+	size_t len, rlen;
+	unsigned version;
 	int moved = 0;
 
-	while (!(br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED)) {
-		buf = br_ssl_engine_recvapp_buf(c->eng, &len);
-		if (buf != NULL) {
-			room = TLS_QBUF - c->qoff - c->qlen;
-			if (room < len && c->qoff > 0) {
-				memmove(c->qbuf, c->qbuf + c->qoff, c->qlen);
-				c->qoff = 0;
-				room = TLS_QBUF - c->qlen;
-			}
-			if (room == 0)
+	while (!c->done &&
+	    !(br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED)) {
+		if (br_ssl_engine_recvapp_buf(c->eng, &len) != NULL)
+			return moved;	/* the engine's plaintext goes first */
+		if (c->ifeed > 0) {
+			buf = br_ssl_engine_recvrec_buf(c->eng, &len);
+			if (buf == NULL || c->ilen == 0)
 				return moved;
-			if (len > room)
-				len = room;
-			memcpy(c->qbuf + c->qoff + c->qlen, buf, len);
-			c->qlen += len;
-			br_ssl_engine_recvapp_ack(c->eng, len);
+			if (len > c->ifeed)
+				len = c->ifeed;
+			if (len > c->ilen)
+				len = c->ilen;
+			memcpy(buf, c->ibuf + c->ihead, len);
+			c->ihead += len;
+			c->ilen -= len;
+			c->ifeed -= len;
+			br_ssl_engine_recvrec_ack(c->eng, len);
 			moved = 1;
 			continue;
 		}
-		if (c->ilen == 0)
+		if (c->ilen < 5)
 			return moved;
-		buf = br_ssl_engine_recvrec_buf(c->eng, &len);
-		if (buf == NULL)
+		h = c->ibuf + c->ihead;
+		rlen = (size_t)h[3] << 8 | h[4];
+		if (h[0] != TLS_REC_APPDATA || !tls_bulk_in(c)) {
+			if (c->qlen > 0)
+				return moved;
+			/* The engine checks the header, as always. */
+			c->ifeed = 5 + rlen;
+			continue;
+		}
+		version = (unsigned)h[1] << 8 | h[2];
+		if (version != c->eng->version_in)
+			return tls_rec_fail(c, "a record of another version");
+		if (!(*in)->check_length(in, rlen))
+			return tls_rec_fail(c, "a record of a bad length");
+		if (c->ilen < 5 + rlen)
 			return moved;
-		if (len > c->ilen)
-			len = c->ilen;
-		memcpy(buf, c->ibuf + c->ioff, len);
-		c->ioff += len;
-		c->ilen -= len;
-		br_ssl_engine_recvrec_ack(c->eng, len);
+		len = rlen;
+		p = (*in)->decrypt(in, TLS_REC_APPDATA, version, h + 5, &len);
+		if (p == NULL)
+			return tls_rec_fail(c, "a record that fails "
+			    "authentication (bad MAC)");
+		if (c->qlen == 0)
+			c->qptr = p;
+		else if (len > 0)
+			memmove(c->qptr + c->qlen, p, len);
+		c->qlen += len;
+		c->ihead += 5 + rlen;
+		c->ilen -= 5 + rlen;
 		moved = 1;
 	}
 	return moved;
+}
+
+/* Plaintext waits for the caller: ours, or the engine's. */
+static int
+tls_app_pending(const struct tls_conn *c)
+{
+	size_t len;
+
+	return c->qlen > 0 ||
+	    br_ssl_engine_recvapp_buf(c->eng, &len) != NULL;
 }
 
 static int
 tls_finish(struct tls_conn *c, int wfd)
 {
 	static const unsigned char rec0[7] = { 21, 3, 3, 0, 2, 2, 0 };
-	unsigned char rec[7];
+	unsigned char *at;
 	struct iovec iov[2];
 	int err = br_ssl_engine_last_error(c->eng), cnt;
+	size_t room;
 
 	c->done = 1;
 	if (err == BR_ERR_OK) {
@@ -615,16 +751,18 @@ tls_finish(struct tls_conn *c, int wfd)
 		snprintf(c->why, sizeof(c->why), "closed cleanly");
 		return -1;
 	}
-	memcpy(rec, rec0, sizeof(rec));
-	rec[6] = (unsigned char)tls_refusal_alert(err);
-	if (!c->ready && rec[6] != 0 && sizeof(rec) <= TLS_OBUF - c->olen) {
+	at = tls_out_slot(c, 7, &room);
+	if (!c->ready && tls_refusal_alert(err) != 0 && at != NULL) {
 		/* After what is staged (the rest of a half written record
 		 * first), so the stream stays well formed; best effort. */
-		tls_out_put(c, rec, sizeof(rec));
+		memcpy(at, rec0, sizeof(rec0));
+		at[6] = (unsigned char)tls_refusal_alert(err);
+		tls_out_commit(c, at, sizeof(rec0));
 		cnt = tls_out_iov(c, iov);
 		(void)tls_writev(c, wfd, iov, cnt);
 	}
-	c->olen = 0;
+	c->ohead = c->oend = c->owrap = 0;
+	c->wrapped = 0;
 	tls_explain(c, err);
 	return -1;
 }
@@ -639,7 +777,7 @@ tls_io_fail(struct tls_conn *c, const char *what)
 }
 
 /*
- * Write staged output.  Returns 1 if bytes moved, 0 if the fd would
+ * Write staged records.  Returns 1 if bytes moved, 0 if the fd would
  * block, -1 on error (errno).
  */
 static int
@@ -658,38 +796,46 @@ tls_pump_out(struct tls_conn *c, int wfd)
 			return 0;
 		return -1;
 	}
-	c->olen -= (size_t)n;
-	c->ohead = c->olen == 0 ? 0 : (c->ohead + (size_t)n) % TLS_OBUF;
+	tls_out_drain(c, (size_t)n);
 	return 1;
 }
 
 /*
- * Feed the engine: from what was read ahead, else one read into the
- * engine's buffer and on into ibuf.  Returns 1 if bytes moved, 0 if the fd
- * would block, -1 when done.
+ * Room to read into at the end of ibuf.  With compact, what is left of a
+ * partial record moves to the front first when the end is short of room
+ * for a whole one (never while plaintext in ibuf waits to be taken).
+ */
+static size_t
+tls_in_room(struct tls_conn *c, int compact)
+{
+	if (c->qlen > 0)
+		return TLS_IBUF - c->ihead - c->ilen;
+	if (c->ilen == 0)
+		c->ihead = 0;
+	if (TLS_IBUF - c->ihead - c->ilen < TLS_REC_MAX &&
+	    c->ilen < TLS_REC_MAX) {
+		if (!compact)
+			return TLS_IBUF - c->ilen;
+		memmove(c->ibuf, c->ibuf + c->ihead, c->ilen);
+		c->ihead = 0;
+	}
+	return TLS_IBUF - c->ihead - c->ilen;
+}
+
+/*
+ * Read what the peer sent into ibuf.  Returns 1 if bytes moved, 2 if they
+ * did and drained the fd, 0 if it would block (or ibuf is full, or the
+ * stream ended), -1 when done.
  */
 static int
 tls_pump_in(struct tls_conn *c, int rfd)
 {
-	struct iovec iov[2];
-	unsigned char *buf;
-	size_t len;
+	size_t room = tls_in_room(c, 1);
 	ssize_t n;
 
-	buf = br_ssl_engine_recvrec_buf(c->eng, &len);
-	if (c->ilen > 0) {
-		n = len < c->ilen ? (ssize_t)len : (ssize_t)c->ilen;
-		memcpy(buf, c->ibuf + c->ioff, (size_t)n);
-		c->ioff += (size_t)n;
-		c->ilen -= (size_t)n;
-		br_ssl_engine_recvrec_ack(c->eng, (size_t)n);
-		return 1;
-	}
-	iov[0].iov_base = buf;
-	iov[0].iov_len = len;
-	iov[1].iov_base = c->ibuf;
-	iov[1].iov_len = TLS_IBUF;
-	n = readv(rfd, iov, 2);
+	if (room == 0 || c->rd_eof)
+		return 0;
+	n = read(rfd, c->ibuf + c->ihead + c->ilen, room);
 	if (n < 0) {
 		if (errno == EINTR)
 			return 1;
@@ -698,19 +844,13 @@ tls_pump_in(struct tls_conn *c, int rfd)
 		return tls_io_fail(c, "read from TLS peer");
 	}
 	if (n == 0) {
-		c->done = 1;
-		snprintf(c->why, sizeof(c->why), c->ready ? "peer closed the "
-		    "connection without close_notify (stream truncated)" :
-		    "peer closed the connection during the TLS handshake");
-		return -1;
+		/* What was read before still counts (a close_notify?). */
+		c->rd_eof = 1;
+		return 1;
 	}
-	if ((size_t)n > len) {
-		c->ioff = 0;
-		c->ilen = (size_t)n - len;
-		n = (ssize_t)len;
-	}
-	br_ssl_engine_recvrec_ack(c->eng, (size_t)n);
-	return 1;
+	c->ilen += (size_t)n;
+	/* Short: the fd is drained; poll says when there is more. */
+	return (size_t)n < room ? 2 : 1;
 }
 
 /*
@@ -746,24 +886,26 @@ tls_pump_io(struct tls_conn *c, int rfd, int wfd, int rblocked)
 			if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
 				c->ready = 1;
 			/* No I/O: what the engine can take in and seal now. */
-			moved |= tls_gather(c);
+			moved |= tls_open(c);
+			if (c->done)
+				return -1;	/* a bad record from the peer */
 			moved |= tls_seal(c);
 			st = br_ssl_engine_current_state(c->eng);
 			if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
 				c->ready = 1;
 		}
 		closed = st & BR_SSL_CLOSED;
-		if (closed && (c->olen == 0 || !tls_flush_on_close(c))) {
+		if (closed && (tls_out_empty(c) || !tls_flush_on_close(c))) {
 			/*
 			 * What was decrypted before the close or failure is
-			 * the caller's first, as when the engine held one
-			 * record: the end is reported once it is taken.
+			 * the caller's first: the end is reported once it is
+			 * taken.
 			 */
-			if (c->qlen > 0)
+			if (tls_app_pending(c))
 				return 0;
 			return tls_finish(c, wfd);
 		}
-		if (c->olen > 0 && !wblocked) {
+		if (!tls_out_empty(c) && !wblocked) {
 			r = tls_pump_out(c, wfd);
 			/* A peer that hung up may have said why first: read
 			 * its alert before reporting the write error. */
@@ -772,11 +914,11 @@ tls_pump_io(struct tls_conn *c, int rfd, int wfd, int rblocked)
 			moved |= r > 0;
 			wblocked = r <= 0;
 		}
-		if (!closed && (st & BR_SSL_RECVREC) && !rblocked) {
+		if (!closed && !rblocked) {
 			if ((r = tls_pump_in(c, rfd)) < 0)
 				return -1;
-			moved |= r;
-			rblocked = !r;
+			moved |= r > 0;
+			rblocked = r != 1;
 		}
 		if (!moved)
 			break;
@@ -785,9 +927,17 @@ tls_pump_io(struct tls_conn *c, int rfd, int wfd, int rblocked)
 		errno = werr;
 		return tls_io_fail(c, "write to TLS peer");
 	}
-	if (c->olen > 0 || (st & BR_SSL_SENDREC))
+	if (!closed && c->rd_eof && !tls_app_pending(c)) {
+		/* Nothing left to open, and no close_notify came. */
+		c->done = 1;
+		snprintf(c->why, sizeof(c->why), c->ready ? "peer closed the "
+		    "connection without close_notify (stream truncated)" :
+		    "peer closed the connection during the TLS handshake");
+		return -1;
+	}
+	if (!tls_out_empty(c) || (st & BR_SSL_SENDREC))
 		want |= TLS_WANT_WRITE;
-	if (!closed && (st & BR_SSL_RECVREC))
+	if (!closed && !c->rd_eof && tls_in_room(c, 0) > 0)
 		want |= TLS_WANT_READ;
 	return want;
 }
@@ -826,7 +976,7 @@ tls_send_buf(struct tls_conn *c, size_t *len)
 	if (c->done || c->closing || !tls_ready(c) ||
 	    (br_ssl_engine_current_state(c->eng) & BR_SSL_CLOSED))
 		return NULL;
-	/* Staged plaintext goes into records, making room for more. */
+	/* Full records are sealed, making room for more. */
 	tls_seal(c);
 	room = TLS_PBUF - c->phead - c->plen;
 	if (room < TLS_PBUF / 4 && c->phead > 0) {
@@ -855,23 +1005,53 @@ tls_flush(struct tls_conn *c)
 unsigned char *
 tls_recv_buf(struct tls_conn *c, size_t *len)
 {
+	unsigned char *buf;
+
 	*len = 0;
 	if (c->done)
 		return NULL;
-	tls_gather(c);
-	if (c->qlen == 0)
-		return NULL;
+	c->q_engine = 0;
+	tls_open(c);
+	if ((buf = br_ssl_engine_recvapp_buf(c->eng, len)) != NULL) {
+		c->q_engine = 1;
+		return buf;
+	}
 	*len = c->qlen;
-	return c->qbuf + c->qoff;
+	return c->qlen > 0 ? c->qptr : NULL;
 }
 
 void
 tls_recv_ack(struct tls_conn *c, size_t n)
 {
-	c->qoff += n;
+	if (c->q_engine) {
+		br_ssl_engine_recvapp_ack(c->eng, n);
+		c->q_engine = 0;
+		return;
+	}
+	c->qptr += n;
 	c->qlen -= n;
-	if (c->qlen == 0)
-		c->qoff = 0;
+}
+
+size_t
+tls_in_due(const struct tls_conn *c, size_t plain_left)
+{
+	size_t rec = 0, len;
+
+	if (br_ssl_engine_recvapp_buf(c->eng, &len) != NULL)
+		return 0;	/* plaintext we cannot count: no guess */
+	if (c->ifeed > c->ilen)
+		rec = c->ifeed - c->ilen;
+	else if (c->ifeed == 0 && c->ilen >= 5) {
+		len = 5 + ((size_t)c->ibuf[c->ihead + 3] << 8 |
+		    c->ibuf[c->ihead + 4]);
+		if (len > c->ilen)
+			rec = len - c->ilen;
+	}
+	/* What was read holds at most as much plaintext as its length. */
+	if (plain_left > c->ilen + c->qlen &&
+	    plain_left - c->ilen - c->qlen > rec)
+		return plain_left - c->ilen - c->qlen;
+	return rec;
 }
 
 void

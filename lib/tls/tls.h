@@ -38,11 +38,12 @@ void tls_config_free(struct tls_config *cfg);
 
 /*
  * One TLS session: allocated by the caller (tls_conn_size() bytes, about
- * 800 KiB: engine, validator, a 16 KiB record buffer each way, 256 KiB
- * each way to stage ciphertext, so that many records go per read and
- * write, and 128 KiB each way to stage plaintext, so the caller moves its
- * data in large pieces; pages are touched only as they are used).  No resources are held
- * beyond it: free it, or start it again, at will.
+ * 680 KiB: engine, validator, a 16 KiB record buffer each way for the
+ * handshake, 256 KiB each way where records are sealed and opened in
+ * place, many per read and write, and 128 KiB of plaintext to send, so
+ * the caller moves its data in large pieces; pages are touched only as
+ * they are used).  No resources are held beyond it: free it, or start it
+ * again, at will.
  */
 struct tls_conn;
 size_t tls_conn_size(void);
@@ -64,14 +65,15 @@ enum {
  * block.  Returns a mask of TLS_WANT_* (0 is allowed), or -1 when the
  * session is over: closed cleanly (tls_closed_cleanly() says so) or failed
  * (tls_error() says why: "peer certificate not trusted", ...).
- * Call it again after tls_send_ack/tls_flush/tls_recv_ack/tls_close: the
- * engine reads no more records while 128 KiB of decrypted data wait in
+ * Call it again after tls_send_ack/tls_flush/tls_recv_ack/tls_close: no
+ * more is read while 256 KiB of input wait to be opened and taken with
  * tls_recv_buf (the mask then lacks TLS_WANT_READ, and may be 0), and
- * sealed records wait for tls_pump to write them.  Once -1 was returned, every later call
- * returns -1.
+ * sealed records wait for tls_pump to write them.  Once -1 was returned,
+ * every later call returns -1.
  * Sealed records are staged (up to 256 KiB) and written with one call;
- * input is read up to 256 KiB at a time and fed to the engine record by
- * record.  A clean close, or a fatal alert the engine sends, returns -1
+ * input is read up to 256 KiB at a time.  A record that fails
+ * authentication ends the session.  A clean close, or a fatal alert the
+ * engine sends, returns -1
  * only once everything staged (the close_notify or alert last) is written,
  * and any end (clean or not) only once the decrypted data that came before
  * it was taken with tls_recv_buf/tls_recv_ack (until then: 0).
@@ -112,9 +114,21 @@ unsigned char *tls_send_buf(struct tls_conn *c, size_t *len);
 void tls_send_ack(struct tls_conn *c, size_t n);
 void tls_flush(struct tls_conn *c);
 
-/* Decrypted bytes available (*len, may be 0; many records' worth). */
+/*
+ * Decrypted bytes available (*len, may be 0; many records' worth, valid
+ * until tls_recv_ack or the next tls_pump).
+ */
 unsigned char *tls_recv_buf(struct tls_conn *c, size_t *len);
 void tls_recv_ack(struct tls_conn *c, size_t n);
+
+/*
+ * Ciphertext the peer is sure to send still, beyond what was read: the
+ * rest of a record begun, or of plain_left plaintext bytes the caller
+ * knows are on their way (the rest of a message it is reading),
+ * whichever is more.  A reader may wait for that much (SO_RCVLOWAT)
+ * rather than wake for every segment.
+ */
+size_t tls_in_due(const struct tls_conn *c, size_t plain_left);
 
 /*
  * Start a clean close: buffered plaintext is flushed, close_notify sent;

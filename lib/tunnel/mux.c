@@ -917,6 +917,19 @@ mux_tls_pending(struct mux *s)
 	return tls_recv_buf(s->tls, &len) != NULL && len > 0;
 }
 
+/*
+ * As for plaintext (mux_lowat): wake once a good part of what the peer is
+ * sure to send is in.  Set just before poll, after every read of rfd.
+ */
+static void
+mux_tls_lowat(struct mux *s)
+{
+	size_t due = tls_in_due(s->tls, frame_dec_left(&s->dec));
+
+	mux_lowat(s, due >= MUX_SPLICE_MIN ?
+	    (int)mux_min((uint32_t)due, MUX_LOWAT_MAX) : 1);
+}
+
 static void
 mux_tls_read(struct mux *s)
 {
@@ -933,7 +946,8 @@ mux_tls_read(struct mux *s)
 		s->last_rx = s->now;
 		mux_decode(s, p, len);
 		tls_recv_ack(s->tls, len);
-		mux_tls_pump(s);
+		/* Output it made; more input waits for poll. */
+		mux_tls_pump_how(s, 0);
 	}
 }
 
@@ -958,7 +972,7 @@ mux_out_reserve(struct mux *s, size_t n, size_t *room)
 		/* The sealed record is staged: write only if that is full. */
 		p = tls_send_buf(s->tls, &len);
 		if (len < n) {
-			mux_tls_pump(s);
+			mux_tls_pump_how(s, 0);
 			p = tls_send_buf(s->tls, &len);
 		}
 	}
@@ -1537,6 +1551,8 @@ mux_run(const struct mux_config *cfg, int rfd, int wfd)
 			ts.tv_nsec = 0;
 			tsp = &ts;
 		}
+		if (s->tls != NULL)
+			mux_tls_lowat(s);
 		rc = ppoll(s->pfds, (nfds_t)n, tsp, cfg->waitmask);
 		s->now = clock_ms();
 		if (rc < 0) {
