@@ -1342,6 +1342,7 @@ mux_timers(struct mux *s)
 		if (s->now - s->last_rx >= ka && s->now - s->last_ping >= ka) {
 			s->ping_due = 1;
 			s->last_ping = s->now;
+			MUX_NEXT(s->now);	/* the PING goes out now */
 		}
 		MUX_NEXT(s->last_rx + 3 * ka);
 		MUX_NEXT((s->last_rx > s->last_ping ? s->last_rx :
@@ -1368,6 +1369,8 @@ mux_timers(struct mux *s)
 			mux_connect(s, c);
 		if (c->retry_at != 0)
 			MUX_NEXT(c->retry_at);
+		else
+			MUX_NEXT(s->now);	/* its ACCEPT or REFUSE is due */
 	}
 #undef MUX_NEXT
 	if (next < 0)
