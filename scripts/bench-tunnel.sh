@@ -4,8 +4,10 @@
 #  plain  BENCH_GIB GiB (4) from a unix socket, through two relays joined by
 #         TCP on 127.0.0.1, to a unix socket: two mig-tunnels (--insecure)
 #         against two socats at their default 8 KiB buffer and with
-#         -b 1048576 (and, for reference, no relay at all).  Target: the
-#         tuned socats' throughput at no more than half their CPU per GiB.
+#         -b 1048576 (and, for reference, no relay at all, and the floor:
+#         two scripts/splice-relay.c, which only splice, as make bench
+#         builds them).  Target: the tuned socats' throughput at no more
+#         than half their CPU per GiB.
 #  tls    the same with mutual TLS: two mig-tunnels against an stunnel pair
 #         and a socat OPENSSL pair (-b 1048576), all on certificates from
 #         scripts/mkcerts.sh; stunnel and socat are pinned to the suite
@@ -40,6 +42,7 @@
 # PYTHON (python3), TMPDIR.
 . "$(dirname "$0")/lib.sh"
 TUN=$BIN/mig-tunnel
+FLOOR=$TOP/build/bench/splice-relay	# optional: make bench builds it
 PY=${PYTHON:-python3}
 ROUNDS=${BENCH_ROUNDS:-3}
 GIB=${BENCH_GIB:-4}
@@ -325,6 +328,14 @@ start_socats() {	# start_socats [SOCAT-OPTIONS]
 start_plain_tunnel() { start_tunnels --insecure -- --insecure; }
 start_plain_socat8k() { start_socats; }
 start_plain_socat1m() { start_socats -b 1048576; }
+start_plain_floor() {	# two splice-relays (make bench builds them)
+	_port=$(free_port)
+	spawn _ss "$FLOOR" "$_port" "$R/sink.sock" 2>"$R/floor-server.log"
+	until_ok 10 "the listening splice-relay" tcp_up floor-server "$_ss" "$_port" || return 1
+	spawn _sc "$FLOOR" "$R/src.sock" "$_port" 2>"$R/floor-client.log"
+	until_ok 10 "the connecting splice-relay" sock_up floor-client "$_sc" "$R/src.sock" || return 1
+	RELAYS="$_ss $_sc"
+}
 start_plain_direct() { ln -s sink.sock "$R/src.sock"; RELAYS=""; }
 
 start_tls_tunnel() {
@@ -393,6 +404,7 @@ label() {
 	plain_socat8k) echo "socat (8 KiB)" ;;
 	plain_socat1m) echo "socat -b 1M" ;;
 	plain_direct) echo "no relay" ;;
+	plain_floor) echo "splice floor" ;;
 	tls_stunnel) echo stunnel ;;
 	tls_socat) echo "socat OPENSSL -b 1M" ;;
 	esac
@@ -512,6 +524,16 @@ pair_result() {
 		    p, an, bn, rt, rc, k, (rt >= k && rc <= 0.5) ? "met" : "NOT met" }'
 }
 
+# floor_result PART FLOOR B: where the floor (a relay that only splices) is
+# against B: a CPU target below it is out of reach of any relay here.
+floor_result() {
+	_f=$(median "$T/res/$1.$2.cpu") _b=$(median "$T/res/$1.$3.cpu")
+	[ -n "$_f" ] && [ -n "$_b" ] || return 0
+	awk -v f="$_f" -v b="$_b" -v p="$1" -v bn="$(label "$1_$3")" 'BEGIN {
+		printf "result: %s: floor: two relays that only splice use %.2fx the CPU per GiB of %s\n",
+		    p, b > 0 ? f / b : 0, bn }'
+}
+
 # medians PART CONTENDER...: one line of medians.
 medians() {
 	_part=$1; shift
@@ -530,9 +552,12 @@ echo "bench-tunnel: $ROUNDS rounds, $GIB GiB a transfer; $(nproc) cores, load $(
 
 # --- plain ------------------------------------------------------------------
 if want plain; then
-	bench_pairs plain tunnel socat8k socat1m direct
-	medians plain tunnel socat8k socat1m direct
+	_floor=""
+	[ -x "$FLOOR" ] && _floor=floor
+	bench_pairs plain tunnel socat8k socat1m $_floor direct
+	medians plain tunnel socat8k socat1m $_floor direct
 	pair_result plain tunnel socat1m 1
+	[ -n "$_floor" ] && floor_result plain floor socat1m
 fi
 
 # --- TLS --------------------------------------------------------------------

@@ -71,7 +71,9 @@ enum {
  * sealed records wait for tls_pump to write them.  Once -1 was returned,
  * every later call returns -1.
  * Sealed records are staged (up to 256 KiB) and written with one call;
- * input is read up to 256 KiB at a time.  A record that fails
+ * input is read up to 256 KiB at a time, and may be decrypted right away:
+ * before waiting for the fd, take what tls_recv_buf has (poll will not
+ * say it is there).  A record that fails
  * authentication ends the session.  A clean close, or a fatal alert the
  * engine sends, returns -1
  * only once everything staged (the close_notify or alert last) is written,
