@@ -531,7 +531,7 @@ floor_result() {
 	[ -n "$_f" ] && [ -n "$_b" ] || return 0
 	awk -v f="$_f" -v b="$_b" -v p="$1" -v bn="$(label "$1_$3")" 'BEGIN {
 		printf "result: %s: floor: two relays that only splice use %.2fx the CPU per GiB of %s\n",
-		    p, b > 0 ? f / b : 0, bn }'
+		    p, (b > 0 ? f / b : 0), bn }'
 }
 
 # medians PART CONTENDER...: one line of medians.
