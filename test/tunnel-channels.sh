@@ -8,20 +8,7 @@ N=64
 
 randfile "$T/all" $(( N * 512 ))
 split -b 524288 -d -a 2 "$T/all" "$T/in."
-mkdir "$T/conn"
-# Each target connection checks in, then waits for a line on the go fifo
-# (the test writes N once all N are in; its exit would release them too),
-# then reads to EOF and answers with the digest.
-mkfifo "$T/go"
-exec 4<>"$T/go"
-cat >"$T/barrier.sh" <<EOF
-touch "$T/conn/\$\$"
-read -r go <"$T/go"
-exec sha256sum
-EOF
-spawn target socat -t 30 UNIX-LISTEN:"$T/t.sum",fork,backlog=128 \
-    SYSTEM:"sh $T/barrier.sh"
-wait_sock "$T/t.sum"
+barrier_target "$T/t.sum" backlog=128
 tun B -R sum="unix:$T/t.sum" "listen:unix:$T/peer"
 wait_sock "$T/peer"
 tun A -L "unix:$T/l.sum=sum" "unix:$T/peer"

@@ -8,16 +8,7 @@
 
 randfile "$T/d1" 16384
 randfile "$T/d2" 12288
-mkdir "$T/conn"
-mkfifo "$T/go"
-exec 4<>"$T/go"
-cat >"$T/barrier.sh" <<EOF
-touch "$T/conn/\$\$"
-read -r go <"$T/go"
-exec sha256sum
-EOF
-spawn target socat -t 30 UNIX-LISTEN:"$T/t.sum",fork SYSTEM:"sh $T/barrier.sh"
-wait_sock "$T/t.sum"
+barrier_target "$T/t.sum"
 port=$(pick_port)
 tun B --insecure -R sum="unix:$T/t.sum" "listen:tcp:127.0.0.1:$port"
 wait_tcp "$port"

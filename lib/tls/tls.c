@@ -646,6 +646,13 @@ tls_bulk_in(const struct tls_conn *c)
 	    (c->eng->application_data & 1) && !c->eng->shutdown_recv;
 }
 
+/* The length field of the record header at h (5 bytes). */
+static size_t
+tls_rec_len(const unsigned char *h)
+{
+	return (size_t)h[3] << 8 | h[4];
+}
+
 static int
 tls_rec_fail(struct tls_conn *c, const char *what)
 {
@@ -694,7 +701,7 @@ tls_open(struct tls_conn *c)
 		if (c->ilen < 5)
 			return moved;
 		h = c->ibuf + c->ihead;
-		rlen = (size_t)h[3] << 8 | h[4];
+		rlen = tls_rec_len(h);
 		if (h[0] != TLS_REC_APPDATA || !tls_bulk_in(c)) {
 			if (c->qlen > 0)
 				return moved;
@@ -1042,8 +1049,7 @@ tls_in_due(const struct tls_conn *c, size_t plain_left)
 	if (c->ifeed > c->ilen)
 		rec = c->ifeed - c->ilen;
 	else if (c->ifeed == 0 && c->ilen >= 5) {
-		len = 5 + ((size_t)c->ibuf[c->ihead + 3] << 8 |
-		    c->ibuf[c->ihead + 4]);
+		len = 5 + tls_rec_len(c->ibuf + c->ihead);
 		if (len > c->ilen)
 			rec = len - c->ilen;
 	}

@@ -71,3 +71,21 @@ serve_files() {
 send_files() {
 	spawn "$1" socat -t 30 UNIX-CONNECT:"$2" OPEN:"$3"!!OPEN:"$4",creat,trunc
 }
+
+# barrier_target SOCK [LISTEN-OPTIONS]: a target (spawned as "target")
+# whose every connection checks in (a file in $T/conn), waits for a line
+# on the go fifo (release N with "echo go >&4" N times; the test's exit
+# would release them too), then reads to EOF and answers with the digest.
+barrier_target() {
+	mkdir "$T/conn"
+	mkfifo "$T/go"
+	exec 4<>"$T/go"
+	cat >"$T/barrier.sh" <<EOF
+touch "$T/conn/\$\$"
+read -r go <"$T/go"
+exec sha256sum
+EOF
+	spawn target socat -t 30 UNIX-LISTEN:"$1",fork${2:+,$2} \
+	    SYSTEM:"sh $T/barrier.sh"
+	wait_sock "$1"
+}
