@@ -22,4 +22,13 @@ struct tls_config {
 	char *peer_name;		/* NULL: any name the CA signed */
 };
 
+/*
+ * GHASH for the engine's AES-GCM records (tls_ghash.c).  tls_ghash_fast:
+ * ours, eight blocks a step with VPCLMULQDQ, or 0 if this CPU lacks AVX2
+ * or VPCLMULQDQ.  tls_ghash_get: tls_ghash_fast, else BearSSL's fastest;
+ * never 0.  Both compute exactly what br_ghash_ctmul64 does.
+ */
+br_ghash tls_ghash_fast(void);
+br_ghash tls_ghash_get(void);
+
 #endif
