@@ -195,7 +195,7 @@ tls_setup(struct tls_conn *c)
 	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
 	/* These pick AES-NI/PCLMUL and SSE2 code when the CPU has them. */
 	br_ssl_engine_set_default_aes_gcm(eng);
-	br_ssl_engine_set_ghash(eng, tls_ghash_get());
+	tls_gcm_setup(eng);
 	br_ssl_engine_set_default_chapol(eng);
 
 	br_x509_minimal_init(xm, &br_sha256_vtable, c->cfg->tas,

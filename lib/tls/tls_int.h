@@ -23,12 +23,14 @@ struct tls_config {
 };
 
 /*
- * GHASH for the engine's AES-GCM records (tls_ghash.c).  tls_ghash_fast:
- * ours, eight blocks a step with VPCLMULQDQ, or 0 if this CPU lacks AVX2
- * or VPCLMULQDQ.  tls_ghash_get: tls_ghash_fast, else BearSSL's fastest;
- * never 0.  Both compute exactly what br_ghash_ctmul64 does.
+ * AES-GCM on 256-bit registers (tls_gcm.c), for CPUs with AVX2, VAES and
+ * VPCLMULQDQ.  tls_gcm_setup: make eng's AES-GCM records use them (call
+ * after br_ssl_engine_set_default_aes_gcm; on other CPUs it does nothing).
+ * tls_gcm_ghash and tls_gcm_ctr: the two, or 0 and NULL on other CPUs;
+ * each computes exactly what BearSSL's br_ghash_ctmul64 and AES-CTR do.
  */
-br_ghash tls_ghash_fast(void);
-br_ghash tls_ghash_get(void);
+void tls_gcm_setup(br_ssl_engine_context *eng);
+br_ghash tls_gcm_ghash(void);
+const br_block_ctr_class *tls_gcm_ctr(void);
 
 #endif
