@@ -1,6 +1,6 @@
 /*
  * AES-GCM's two halves for the engine's records, on 256-bit registers:
- * GHASH eight blocks a step with VPCLMULQDQ (br_ssl_engine_set_ghash), and
+ * GHASH sixteen blocks a step with VPCLMULQDQ (br_ssl_engine_set_ghash), and
  * AES-CTR sixteen blocks a step with VAES (br_ssl_engine_set_aes_ctr).
  *
  * Why: with BearSSL's br_ghash_pclmul and br_aes_x86ni_ctr, a TLS tunnel
@@ -13,8 +13,8 @@
  * Q = x^128 + x^127 + x^126 + x^121 + 1.  RFC 8452, appendix A:
  * GHASH(H, X...) = ByteReverse(POLYVAL(mulX(ByteReverse(H)),
  * ByteReverse(X)...)), and that holds block by block, so BearSSL's running
- * value y converts the same way.  Each step multiplies eight blocks by
- * H^8..H^1 and reduces once.
+ * value y converts the same way.  Each step multiplies sixteen blocks by
+ * H^16..H^1 and reduces once.
  *
  * AES-CTR.  BearSSL's own br_aes_x86ni_ctr_init expands the key (its
  * context layout is public); the rounds run here, two blocks an
@@ -37,7 +37,7 @@
 #define GCM_STEP	(32 * GCM_PAIRS)
 
 /* x^57 + x^62 + x^63: Q's low terms above x^0, over x^64 (one fold). */
-#define GHASH_FOLD	0xC200000000000000ULL
+#define GCM_FOLD	0xC200000000000000ULL
 
 /* The byte reversal of each 128-bit lane. */
 static const uint8_t tls_gcm_rev[32] = {
@@ -53,7 +53,7 @@ static const uint8_t tls_gcm_rev[32] = {
 GCM_TARGET static __m128i
 tls_gcm_reduce(__m128i lo, __m128i hi)
 {
-	const __m128i fold = _mm_set_epi64x(0, (long long)GHASH_FOLD);
+	const __m128i fold = _mm_set_epi64x(0, (long long)GCM_FOLD);
 	__m128i x;
 
 	x = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4E),
@@ -116,7 +116,7 @@ tls_gcm_hkey(const uint8_t *h)
 		lo = lo << 8 | h[8 + i];
 	}
 	carry = -(hi >> 63);		/* all ones when x^128 overflows */
-	hi = (hi << 1 | lo >> 63) ^ (carry & GHASH_FOLD);
+	hi = (hi << 1 | lo >> 63) ^ (carry & GCM_FOLD);
 	lo = (lo << 1) ^ (carry & 1);
 	return _mm_set_epi64x((long long)hi, (long long)lo);
 }

@@ -1,7 +1,7 @@
 /*
  * tls_gcm.c against BearSSL's portable code.  GHASH against
  * br_ghash_ctmul64: the same running value for every length from 0 to 300
- * bytes (every tail after the eight-block steps, partial last blocks
+ * bytes (every tail after the sixteen-block steps, partial last blocks
  * included), for record-sized inputs, for starting values and keys with the
  * top and bottom bits set (the reduction's carries), and for a record fed
  * in uneven pieces.  AES-CTR against br_aes_ct64_ctr: the same bytes and
