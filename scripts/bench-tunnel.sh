@@ -21,7 +21,6 @@
 #         own, query-migrate's ram.mbps at completion (bytes sent over the
 #         time after setup).  The guest must go on on the destination, with
 #         no stale page.  Target: the tunnel at least 0.8x the direct socket.
-#         And the floor: through two scripts/splice-relay.c instead.
 #  16ch   16 connections at once through one plain tunnel pair (BENCH_GIB
 #         GiB in all): aggregate throughput, and each channel's rate until the
 #         first one finishes: min/max and Jain's fairness index.
@@ -593,14 +592,6 @@ migrate() {
 		>"$R/recv.out" 2>"$R/recv.log" </dev/null
 	until_ok 30 "mig-recv to get ready" recv_ready "$_recv" || return 1
 	_uri=unix:$R/mig.sock
-	if [ "$1" = floor ]; then
-		_port=$(free_port)
-		spawn _ss "$FLOOR" "$_port" "$R/mig.sock" 2>"$R/floor-server.log"
-		until_ok 10 "the listening splice-relay" tcp_up floor-server "$_ss" "$_port" || return 1
-		spawn _sc "$FLOOR" "$R/tmig.sock" "$_port" 2>"$R/floor-client.log"
-		until_ok 10 "the connecting splice-relay" sock_up floor-client "$_sc" "$R/tmig.sock" || return 1
-		_uri=unix:$R/tmig.sock
-	fi
 	if [ "$1" = tunnel ]; then
 		_port=$(free_port)
 		spawn _ts "$TUN" --insecure -R "mig=unix:$R/mig.sock" \
@@ -654,11 +645,9 @@ if want migrate; then
 		printf 'warm-up  migrate  %-10s FAILED: %s\n' direct "$WHY"
 	fi
 	stop_run
-	_floor=""
-	[ -x "$FLOOR" ] && _floor=floor
 	i=1
 	while [ $i -le "$ROUNDS" ]; do
-		for mode in direct tunnel $_floor; do
+		for mode in direct tunnel; do
 			WHY=""
 			if migrate $mode; then
 				echo "$THR" >>"$T/res/migrate.$mode.thr"
@@ -681,12 +670,6 @@ if want migrate; then
 			    m, d, t, t / d, (t / d >= 0.8) ? "met" : "NOT met" }'
 	else
 		echo "result: migrate: no median: too few successful runs"
-	fi
-	f=$(median "$T/res/migrate.floor.thr")
-	if [ -n "$d" ] && [ -n "$f" ]; then
-		awk -v d="$d" -v f="$f" 'BEGIN {
-			printf "result: migrate: floor: through two relays that only splice %.0f MiB/s: %.2fx direct\n",
-			    f, f / d }'
 	fi
 fi
 

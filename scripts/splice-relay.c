@@ -1,12 +1,11 @@
 /*
- * splice-relay: the floor for scripts/bench-tunnel.sh's plain and migrate
- * parts, not a tool.  One connection, no framing, no poll: accept one on
- * IN, connect to OUT, and splice(2) each way through a pipe with blocking
- * calls, one process a way (a migration's return path goes back), each
- * half-closing at its EOF.  What a pair of these costs per GiB is about
- * the least any user-space relay can cost on this machine (no copy through
- * user memory, a syscall per pipe-full), so the benchmark shows how far a
- * target is from it.
+ * splice-relay: the floor for scripts/bench-tunnel.sh's plain part, not a
+ * tool.  One connection, one way, no framing, no poll: accept one on IN,
+ * connect to OUT, splice(2) everything from one to the other through a
+ * pipe with blocking calls, half-close, wait for the far end's EOF.  What
+ * a pair of these costs per GiB is about the least any user-space relay
+ * can cost on this machine (no copy through user memory, a syscall per
+ * pipe-full), so the benchmark shows how far a target is from it.
  *
  *	splice-relay IN OUT	IN, OUT: a unix socket path (starts with /)
  *				or a TCP port on 127.0.0.1
@@ -20,7 +19,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define PIPE_SZ	(1 << 20)
@@ -63,69 +61,48 @@ relay_sock(const char *addr, int listening)
 	return fd;
 }
 
-/* Splice from to to until from's EOF, then half-close to: 0, or -1. */
-static int
-relay_pump(int from, int to)
-{
-	ssize_t n, m;
-	int p[2];
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	(void)fcntl(p[0], F_SETPIPE_SZ, PIPE_SZ);
-	for (;;) {
-		n = splice(from, NULL, p[1], NULL, PIPE_SZ, SPLICE_F_MOVE);
-		if (n == 0)
-			break;		/* this way is done */
-		if (n < 0)
-			return -1;
-		for (; n > 0; n -= m) {
-			m = splice(p[0], NULL, to, NULL, (size_t)n,
-			    SPLICE_F_MOVE);
-			if (m <= 0)
-				return -1;
-		}
-	}
-	return shutdown(to, SHUT_WR);
-}
-
 int
 main(int argc, char **argv)
 {
-	int lfd, in, out, st;
-	pid_t back;
+	int lfd, in, out, p[2];
+	ssize_t n, m;
+	char c;
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: splice-relay IN OUT\n");
 		return 1;
 	}
 	lfd = relay_sock(argv[1], 1);
-	if (lfd < 0) {
+	if (lfd < 0 || pipe2(p, O_CLOEXEC) < 0) {
 		perror("splice-relay: listen");
 		return 1;
 	}
+	(void)fcntl(p[0], F_SETPIPE_SZ, PIPE_SZ);
 	in = accept(lfd, NULL, NULL);
 	out = relay_sock(argv[2], 0);
 	if (in < 0 || out < 0) {
 		perror("splice-relay: accept or connect");
 		return 1;
 	}
-	back = fork();
-	if (back < 0) {
-		perror("splice-relay: fork");
-		return 1;
+	for (;;) {
+		n = splice(in, NULL, p[1], NULL, PIPE_SZ, SPLICE_F_MOVE);
+		if (n == 0)
+			break;		/* the source is done */
+		if (n < 0) {
+			perror("splice-relay: splice in");
+			return 2;
+		}
+		for (; n > 0; n -= m) {
+			m = splice(p[0], NULL, out, NULL, (size_t)n,
+			    SPLICE_F_MOVE);
+			if (m <= 0) {
+				perror("splice-relay: splice out");
+				return 2;
+			}
+		}
 	}
-	if (back == 0)
-		_exit(relay_pump(out, in) == 0 ? 0 : 2);
-	if (relay_pump(in, out) < 0) {
-		perror("splice-relay: splice");
-		return 2;
-	}
-	/* Done when the far end is done too. */
-	if (waitpid(back, &st, 0) < 0 || !WIFEXITED(st) ||
-	    WEXITSTATUS(st) != 0) {
-		fprintf(stderr, "splice-relay: the way back failed\n");
-		return 2;
-	}
+	shutdown(out, SHUT_WR);
+	while (read(out, &c, 1) > 0)
+		;			/* until the far end closes too */
 	return 0;
 }

@@ -104,6 +104,14 @@ tls_gcm_pair(__m128i first, __m128i second)
 	    1);
 }
 
+/* The two lanes' sums added together. */
+GCM_TARGET static __m128i
+tls_gcm_lanes(__m256i v)
+{
+	return _mm_xor_si128(_mm256_castsi256_si128(v),
+	    _mm256_extracti128_si256(v, 1));
+}
+
 /* mulX_POLYVAL of ByteReverse(h): the key in POLYVAL's terms. */
 static __m128i
 tls_gcm_hkey(const uint8_t *h)
@@ -159,12 +167,9 @@ tls_gcm_ghash_run(void *y, const void *h, const void *data, size_t len)
 				    _mm256_zextsi128_si256(s));
 			tls_gcm_mul2(x, kp[i], &l, &m, &u);
 		}
-		lo = _mm_xor_si128(_mm256_castsi256_si128(l),
-		    _mm256_extracti128_si256(l, 1));
-		mid = _mm_xor_si128(_mm256_castsi256_si128(m),
-		    _mm256_extracti128_si256(m, 1));
-		hi = _mm_xor_si128(_mm256_castsi256_si128(u),
-		    _mm256_extracti128_si256(u, 1));
+		lo = tls_gcm_lanes(l);
+		mid = tls_gcm_lanes(m);
+		hi = tls_gcm_lanes(u);
 		s = tls_gcm_reduce(_mm_xor_si128(lo, _mm_slli_si128(mid, 8)),
 		    _mm_xor_si128(hi, _mm_srli_si128(mid, 8)));
 	}
