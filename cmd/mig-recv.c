@@ -10,15 +10,16 @@
 static const char usage[] =
 "usage: mig-recv --qmp unix:DST_QMP [--incoming unix:PATH|tcp:H:P|-] [--nbd unix:PATH|tcp:H:P]\n"
 "                [--migrate-disks ID,...] [--postcopy] [--parallel [--parallel-connections N]]\n"
-"                [--paused] [--timeout SECS] [--verbose] [--json]\n"
+"                [--paused] [--timeout SECS] [--idle-timeout SECS] [--verbose] [--json]\n"
 "Prepares a destination QEMU started with -incoming defer, prints 'ready' once\n"
 "its sockets listen, and starts the guest when the migration has completed.\n"
-"Exit: 0 migrated; 1 failed, destination QEMU quit; 2 bad input, nothing changed;\n"
-"      3 failed after the post-copy switch-over.\n";
+"Exit: 0 migrated; 1 failed, the guest is not here (destination QEMU quit);\n"
+"      2 bad input, nothing changed; 3 failed after the post-copy switch-over;\n"
+"      4 the guest is left paused here; 5 the destination QEMU died with it.\n";
 
 enum {
 	O_QMP = 256, O_INCOMING, O_NBD, O_DISKS, O_POSTCOPY, O_PARALLEL,
-	O_CONNS, O_PAUSED, O_TIMEOUT, O_JSON,
+	O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE, O_JSON,
 };
 
 static const struct option longopts[] = {
@@ -31,6 +32,7 @@ static const struct option longopts[] = {
 	{ "parallel-connections", required_argument, NULL, O_CONNS },
 	{ "paused", no_argument, NULL, O_PAUSED },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "idle-timeout", required_argument, NULL, O_IDLE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, 'h' },
@@ -49,6 +51,7 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	o.parallel_connections = 2;
+	o.idle_timeout_s = 120;
 	log_init("mig-recv", 0);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
@@ -83,6 +86,11 @@ main(int argc, char **argv)
 		case O_TIMEOUT:
 			if (opt_number("--timeout", optarg, 1, 1 << 30,
 			    &o.timeout_s) < 0)
+				return RECV_USAGE;
+			break;
+		case O_IDLE:
+			if (opt_number("--idle-timeout", optarg, 0, 1 << 30,
+			    &o.idle_timeout_s) < 0)
 				return RECV_USAGE;
 			break;
 		case 'v': o.verbose = 1; break;

@@ -192,8 +192,9 @@ _listening() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
 
 # kill_during WHO PHASE [MIG-SEND ARGS...]: migrate src -> dst with
 # --copy-storage-all, kill -9 QEMU WHO (src or dst) once mig-send reported
-# progress in PHASE, and check mig-send exits 1 with the kill made in that
-# phase (no switch-over yet; for disk-copy, before the memory phase).
+# progress in PHASE, and check mig-send exits 1 (the guest runs on the
+# source) for dst, 5 (lost with its QEMU) for src, with the kill made in
+# that phase (no switch-over yet; for disk-copy, before the memory phase).
 kill_during() {
 	_who=$1 _phase=$2; shift 2
 	note "$_who killed during $_phase"
@@ -206,7 +207,9 @@ kill_during() {
 	_victim=$(qemu_pid "$_who")
 	kill -KILL "$_victim"
 	wait_for 10 "the $_who QEMU to die" pid_gone "$_victim"
-	expect_status send $SEND_PID 1 60
+	_want=1
+	[ "$_who" = src ] && _want=5
+	expect_status send $SEND_PID $_want 60
 	phase_seen switch-over && fail "the switch-over began before the kill"
 	[ "$_phase" = memory ] || ! phase_seen memory ||
 		fail "the disk copy ended before the kill"

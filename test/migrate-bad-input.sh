@@ -224,9 +224,20 @@ hmp src 'info migrate_capabilities' | grep -qx 'pause-before-switchover: off' ||
 	fail "pause-before-switchover was set on the source"
 pid_gone $RECV_PID && fail "mig-recv exited: $(cat "$T/recv.err")"
 
-# And the destination was not disturbed by any of it: a good migration.
+# And the destination was not disturbed by any of it, but it exports vd1
+# too, which the source cannot copy: it refuses to let the guest start on
+# an uncopied disk, quits, and says why; the source resumes and hears why.
 wait_count src 2
 send_start $U $C --migrate-disks vd0
-assert_moved "$T/src0.qcow2" "$T/dst0.qcow2"
+expect_status send $SEND_PID 1
+expect_status recv $RECV_PID 1
+grep -q "disk 'vd1' was exported but no source copied it" "$T/recv.err" ||
+	fail "mig-recv did not name the uncopied disk: $(cat "$T/recv.err")"
+grep -q "the destination says it failed: disk 'vd1'" "$T/send.err" ||
+	fail "mig-send did not pass on the destination's reason: $(cat "$T/send.err")"
+grep -q '"outcome":"source running"' "$T/send.json" ||
+	fail "mig-send's summary does not say the guest runs on the source"
+wait_for 30 "the destination QEMU to quit" pid_gone "$(qemu_pid dst)"
+source_clean
 
 [ "$BAD_FAILED" = 0 ] || fail "$BAD_FAILED bad inputs were not handled as expected"

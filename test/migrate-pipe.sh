@@ -2,7 +2,9 @@
 # mig-send --migrate-uri - | mig-recv --incoming -, a real pipeline, with
 # the disks copied over a unix socket: the stream goes through the pipe,
 # and mig-send, which cannot see mig-recv's "ready", waits for the NBD
-# server by itself.  Both exit 0, the guest moved with its disk.
+# server by itself.  Both exit 0, the guest moved with its disk.  A pipe
+# carries nothing back, so mig-send cannot hear that the destination runs
+# the guest: it leaves the source QEMU paused and says so.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/qemu.sh"
 . "$(dirname "$0")/mig.sh"
@@ -67,5 +69,9 @@ done
 seen memory || fail "no memory phase"
 grep -q '"event":"summary","result":"completed"' "$T/send.err" ||
 	fail "no summary line"
+grep -q 'the source QEMU is left paused' "$T/send.err" ||
+	fail "mig-send did not say the source is left paused"
+[ "$(guest_status src)" = paused ] || fail "the source guest is not paused"
+stop_qemu src
 assert_switched "$T/src0.qcow2" "$T/dst0.qcow2"
 copy_writes_arrived "$T/dst0.qcow2"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The source QEMU killed (SIGKILL) during the disk copy, then during the
-# memory phase: each time mig-send exits 1 and tells the destination,
+# memory phase: each time mig-send exits 5 (the guest is lost with its
+# QEMU) and tells the destination,
 # whose QEMU goes away, and mig-recv exits 1: nothing is left waiting.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/qemu.sh"

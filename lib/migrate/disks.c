@@ -4,9 +4,13 @@
 #include "migrate/disks.h"
 
 /*
- * QEMU reports a -blockdev disk's device as a QOM path,
- * "/machine/peripheral/vd0/virtio-backend": the user's id is the component
- * after "/machine/peripheral/".  Anonymous devices have no id to name.
+ * The user's name for a -blockdev disk's device, from query-block's qdev.
+ * QEMU 7.2 gives the bare id when the block backend is attached to the
+ * device the user named (scsi-hd, ide-hd: "disk0"), and a QOM path when it
+ * is attached to an inner device (virtio-blk:
+ * "/machine/peripheral/vd0/virtio-backend"): the user's id is the
+ * component after "/machine/peripheral/".  Anonymous devices
+ * ("/machine/peripheral-anon/...", "/machine/unattached/...") have no id.
  */
 static int
 disks_id_from_qdev(const char *qdev, char *id, size_t idlen)
@@ -15,9 +19,12 @@ disks_id_from_qdev(const char *qdev, char *id, size_t idlen)
 	const char *start, *end;
 	size_t len;
 
-	if (strncmp(qdev, prefix, sizeof(prefix) - 1) != 0)
+	if (qdev[0] != '/')
+		start = qdev;
+	else if (strncmp(qdev, prefix, sizeof(prefix) - 1) == 0)
+		start = qdev + sizeof(prefix) - 1;
+	else
 		return -1;
-	start = qdev + sizeof(prefix) - 1;
 	end = strchr(start, '/');
 	len = end ? (size_t)(end - start) : strlen(start);
 	if (len == 0 || len >= idlen)
@@ -47,17 +54,20 @@ disks_from_query_block(const struct json_doc *doc, int ret,
 		}
 		d = &list->d[list->n];
 		memset(d, 0, sizeof(*d));
+		if (json_path_string(doc, dev, "qdev", qdev, sizeof(qdev)) < 0)
+			qdev[0] = '\0';
 		if (json_path_string(doc, dev, "device", device,
 		    sizeof(device)) >= 1)
 			strcpy(d->id, device);
-		else if (json_path_string(doc, dev, "qdev", qdev,
-		    sizeof(qdev)) < 0 ||
-		    disks_id_from_qdev(qdev, d->id, sizeof(d->id)) < 0)
-			continue;
+		else if (qdev[0] != '\0')
+			disks_id_from_qdev(qdev, d->id, sizeof(d->id));
+		snprintf(d->where, sizeof(d->where), "%.127s", qdev[0] ? qdev :
+		    d->id);
 		ins = json_get(doc, dev, "inserted");
 		if (ins < 0) {
 			d->empty = 1;
-			list->n++;
+			if (d->id[0] != '\0')
+				list->n++;
 			continue;
 		}
 		if (json_path_string(doc, ins, "node-name", d->node,
@@ -66,10 +76,19 @@ disks_from_query_block(const struct json_doc *doc, int ret,
 		    json_path_bool(doc, ins, "ro", &ro) < 0) {
 			snprintf(err, errlen,
 			    "query-block: disk '%s' lacks node-name, size or ro",
-			    d->id);
+			    d->id[0] ? d->id : d->where);
 			return -1;
 		}
 		d->read_only = ro;
+		/* An anonymous device on a node the user named: the node name
+		 * is the only name both sides can share. */
+		if (d->id[0] == '\0' && d->node[0] != '#' &&
+		    strlen(d->node) < sizeof(d->id))
+			strcpy(d->id, d->node);
+		if (d->id[0] != '\0' && disks_find(list, d->id) != NULL) {
+			snprintf(err, errlen, "two disks are named '%s'", d->id);
+			return -1;
+		}
 		list->n++;
 	}
 	return 0;
@@ -81,9 +100,28 @@ disks_find(const struct disk_list *list, const char *id)
 	size_t i;
 
 	for (i = 0; i < list->n; i++)
-		if (strcmp(list->d[i].id, id) == 0)
+		if (list->d[i].id[0] != '\0' && strcmp(list->d[i].id, id) == 0)
 			return &list->d[i];
 	return NULL;
+}
+
+const char *
+disks_names(const struct disk_list *list, char *buf, size_t len)
+{
+	size_t i, at = 0;
+	int n;
+
+	snprintf(buf, len, "none");
+	for (i = 0; i < list->n; i++) {
+		if (list->d[i].id[0] == '\0')
+			continue;
+		n = snprintf(buf + at, len - at, "%s%s", at ? ", " : "",
+		    list->d[i].id);
+		if (n < 0 || (size_t)n >= len - at)
+			break;
+		at += (size_t)n;
+	}
+	return buf;
 }
 
 static int
@@ -109,9 +147,19 @@ disks_select(const struct disk_list *all, const char *names,
 
 	memset(out, 0, sizeof(*out));
 	if (names == NULL) {
-		for (i = 0; i < all->n; i++)
-			if (!all->d[i].empty && !all->d[i].read_only)
-				out->d[out->n++] = all->d[i];
+		for (i = 0; i < all->n; i++) {
+			d = &all->d[i];
+			if (d->empty || d->read_only)
+				continue;
+			if (d->id[0] == '\0') {
+				snprintf(err, errlen, "the writable disk of "
+				    "device %s has no name to copy it by: give "
+				    "its -device an id= or its -blockdev a "
+				    "node-name", d->where);
+				return -1;
+			}
+			out->d[out->n++] = *d;
+		}
 		return 0;
 	}
 	for (p = names;; p = comma + 1) {
@@ -126,7 +174,11 @@ disks_select(const struct disk_list *all, const char *names,
 		id[len] = '\0';
 		d = disks_find(all, id);
 		if (d == NULL) {
-			snprintf(err, errlen, "no disk '%s' in this QEMU", id);
+			char known[256];
+
+			snprintf(err, errlen, "no disk '%s' in this QEMU (its "
+			    "disks: %s)", id, disks_names(all, known,
+			    sizeof(known)));
 			return -1;
 		}
 		if (d->empty || d->read_only) {

@@ -6,7 +6,10 @@
  *
  * A disk's ID is what users name in --migrate-disks and what the NBD export
  * is called: the -drive id when there is one, else the id of the device
- * the block backend is attached to (-device ...,id=vd0).
+ * the block backend is attached to (-device ...,id=vd0), else the node name
+ * the user gave the -blockdev of an anonymous device.  A disk with none of
+ * these (an anonymous device on an automatically named node) is listed
+ * with an empty ID: it cannot be exported, so choosing it is an error.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +26,8 @@ struct disk {
 	int64_t size;			/* virtual size in bytes */
 	int read_only;
 	int empty;			/* no medium */
+	char where[128];		/* the device as QEMU names it, for
+					   messages about a disk with no ID */
 };
 
 struct disk_list {
@@ -31,9 +36,9 @@ struct disk_list {
 };
 
 /*
- * Fill list from a query-block "return" array (node ret of doc).  Devices
- * without a usable ID (anonymous, no drive id) are left out.  Returns 0, or
- * -1 with err if the reply is malformed or has more than DISKS_MAX disks.
+ * Fill list from a query-block "return" array (node ret of doc).  Returns
+ * 0, or -1 with err if the reply is malformed, has more than DISKS_MAX
+ * disks or names two disks alike.
  */
 int disks_from_query_block(const struct json_doc *doc, int ret,
     struct disk_list *list, char *err, size_t errlen);
@@ -42,13 +47,18 @@ int disks_from_query_block(const struct json_doc *doc, int ret,
  * Choose the disks to copy.  With names (a comma-separated list from
  * --migrate-disks) every name must be a disk that has a medium and is
  * writable; without (names NULL), the default is libvirt's: every writable
- * disk that has a medium.  The chosen disks are copied to *out.  Returns 0,
- * or -1 with err naming the first bad, duplicate or unknown ID.
+ * disk that has a medium, and a writable disk with no ID is an error (it
+ * would be left behind).  The chosen disks are copied to *out.  Returns 0,
+ * or -1 with err naming the first bad, duplicate or unknown ID and, for an
+ * unknown one, the IDs there are.
  */
 int disks_select(const struct disk_list *all, const char *names,
     struct disk_list *out, char *err, size_t errlen);
 
 /* The disk with this ID, or NULL. */
 const struct disk *disks_find(const struct disk_list *list, const char *id);
+
+/* "vd0, vd1" (the named disks of list) into buf, "none" if none; buf. */
+const char *disks_names(const struct disk_list *list, char *buf, size_t len);
 
 #endif

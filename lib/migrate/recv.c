@@ -6,24 +6,46 @@
 #include "base/sig.h"
 #include "base/sock.h"
 #include "json/jsonw.h"
+#include "migrate/confirm.h"
 #include "migrate/disks.h"
+#include "migrate/guard.h"
+#include "migrate/outcome.h"
 #include "migrate/progress.h"
+#include "migrate/qemu.h"
 #include "migrate/qmpargs.h"
 #include "migrate/recv.h"
-#include "qmp/qmp.h"
 
-#define RECV_CMD_MS 30000
-#define RECV_TICK_MS 250
+#define RECV_TICK_MS 250	/* status refresh */
+#define RECV_WRITES_MS 1000	/* how often the disk writes are looked at */
+#define RECV_CONFIRM_MS 30000	/* how long the source may take to ask */
+#define RECV_TELL_FAIL_MS 10000	/* the same, after a failure here: the
+				   source notices at once that the stream
+				   or the disk copy broke */
+#define RECV_QMP_RETRY_MS 10000	/* the guard reaching the destination QEMU */
+#define RECV_BITMAP "mig-copy"	/* marks what the source wrote to a disk */
+
+/* What the guard is told before each step. */
+enum {
+	MARK_SETUP = 'S',	/* exports and stream set up: quit on death */
+	MARK_RELEASED = 'R',	/* the guest runs here */
+};
 
 struct recv {
 	const struct recv_opts *o;
-	struct qmp q;
-	struct disk_list disks;
+	struct qemu qe;
+	struct guard guard;
+	struct disk_list disks;		/* the exported ones */
+	int written[DISKS_MAX];		/* the source wrote to it */
 	char status[32];
 	int nbd_started;
-	int released;		/* NBD stopped and guest allowed to run */
-	int qemu_gone;
-	int64_t t0;
+	int bitmaps;		/* RECV_BITMAP added to every exported disk */
+	int checked;		/* the exports were checked for a source */
+	int contact;		/* the source wrote to a disk */
+	int postcopy_seen;
+	int released;		/* NBD stopped and the guest let run */
+	int rescuing;
+	enum outcome outcome;
+	int64_t t0, last_write, next_writes;
 	char err[700];
 };
 
@@ -48,22 +70,17 @@ static int
 recv_exec(struct recv *r, const char *cmd, const char *args,
     struct qmp_msg **out)
 {
-	struct qmp_msg *m;
-	int rc;
+	int rc = qemu_exec(&r->qe, cmd, args, out);
 
-	if (r->qemu_gone) {
-		snprintf(r->err, sizeof(r->err), "%s: destination QEMU is gone",
-		    cmd);
-		return -1;
-	}
-	rc = qmp_exec(&r->q, cmd, args, clock_ms() + RECV_CMD_MS, &m);
-	if (rc != 0)
-		snprintf(r->err, sizeof(r->err), "%s: %s", cmd, r->q.err);
-	if (rc < 0)
-		r->qemu_gone = 1;
-	if (out)
-		*out = m;
+	if (rc != QEMU_OK)
+		snprintf(r->err, sizeof(r->err), "%s", r->qe.err);
 	return rc;
+}
+
+static int
+recv_status_is(const struct recv *r, const char *a)
+{
+	return strcmp(r->status, a) == 0;
 }
 
 /* Checks that change nothing: any failure here is bad input (exit 2). */
@@ -75,12 +92,8 @@ recv_preflight(struct recv *r)
 	struct qmp_msg *m;
 	char status[32];
 
-	if (recv_exec(r, "query-status", NULL, &m) != 0)
-		return -1;
-	if (json_path_string(&m->doc, m->value, "status", status,
-	    sizeof(status)) < 0) {
-		snprintf(r->err, sizeof(r->err), "query-status: the reply has "
-		    "no status (is this QEMU's QMP socket?)");
+	if (qemu_run_state(&r->qe, status, sizeof(status)) != QEMU_OK) {
+		snprintf(r->err, sizeof(r->err), "%s", r->qe.err);
 		return -1;
 	}
 	if (strcmp(status, "inmigrate") != 0) {
@@ -89,7 +102,7 @@ recv_preflight(struct recv *r)
 		return -1;
 	}
 	/* -incoming URI (not defer) already set up a listener of its own. */
-	if (recv_exec(r, "query-migrate", NULL, &m) != 0)
+	if (recv_exec(r, "query-migrate", NULL, &m) != QEMU_OK)
 		return -1;
 	if (json_get(&m->doc, m->value, "socket-address") >= 0) {
 		snprintf(r->err, sizeof(r->err), "the destination QEMU already "
@@ -111,15 +124,48 @@ recv_preflight(struct recv *r)
 	if (o->nbd.kind == ENDPOINT_UNIX &&
 	    sock_unix_reclaim(&o->nbd, r->err, sizeof(r->err)) < 0)
 		return -1;
-	if (recv_exec(r, "query-block", NULL, &m) != 0)
+	if (recv_exec(r, "query-block", NULL, &m) != QEMU_OK)
 		return -1;
 	if (disks_from_query_block(&m->doc, m->value, &all, r->err,
 	    sizeof(r->err)) < 0 ||
 	    disks_select(&all, o->migrate_disks, &r->disks, r->err,
 	    sizeof(r->err)) < 0)
 		return -1;
-	if (r->disks.n == 0)
-		log_warn("no writable disk to export");
+	if (r->disks.n == 0) {
+		char names[256];
+
+		snprintf(r->err, sizeof(r->err), "--nbd was given but this QEMU "
+		    "has no writable disk to export (its disks: %s)",
+		    disks_names(&all, names, sizeof(names)));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+recv_export(struct recv *r, const struct disk *d)
+{
+	char args[512];
+	struct jsonw w;
+
+	/* Whatever the source writes to the disk sets bits here, so the
+	 * disk can be proved copied before the guest may use it. */
+	if (recv_exec(r, "block-dirty-bitmap-add", qmpargs_str2(args,
+	    sizeof(args), "node", d->node, "name", RECV_BITMAP), NULL) !=
+	    QEMU_OK)
+		return -1;
+	jsonw_init(&w, args, sizeof(args));
+	jsonw_obj_begin(&w);
+	jsonw_kstr(&w, "type", "nbd");
+	jsonw_kstr(&w, "id", d->id);
+	jsonw_kstr(&w, "node-name", d->node);
+	jsonw_kstr(&w, "name", d->id);
+	jsonw_kbool(&w, "writable", 1);
+	jsonw_obj_end(&w);
+	if (recv_exec(r, "block-export-add", jsonw_finish(&w) < 0 ? NULL :
+	    args, NULL) != QEMU_OK)
+		return -1;
+	log_info("exporting disk '%s'", d->id);
 	return 0;
 }
 
@@ -134,13 +180,13 @@ recv_setup(struct recv *r)
 		{ "postcopy-ram", o->postcopy },
 		{ "multifd", o->parallel },
 	};
-	struct qmp_msg *m;
 	char args[1024], uri[300];
 	struct jsonw w;
 	size_t i;
 
 	if (recv_exec(r, "migrate-set-capabilities", qmpargs_caps(args,
-	    sizeof(args), caps, sizeof(caps) / sizeof(caps[0])), NULL) != 0)
+	    sizeof(args), caps, sizeof(caps) / sizeof(caps[0])), NULL) !=
+	    QEMU_OK)
 		return -1;
 	if (o->parallel) {
 		jsonw_init(&w, args, sizeof(args));
@@ -148,7 +194,7 @@ recv_setup(struct recv *r)
 		jsonw_kint(&w, "multifd-channels", o->parallel_connections);
 		jsonw_obj_end(&w);
 		if (recv_exec(r, "migrate-set-parameters", jsonw_finish(&w) < 0 ?
-		    NULL : args, NULL) != 0)
+		    NULL : args, NULL) != QEMU_OK)
 			return -1;
 	}
 	/*
@@ -156,7 +202,7 @@ recv_setup(struct recv *r)
 	 * paused after the switch-over until the NBD server is stopped and
 	 * we resume it, whether or not QEMU was started with -S.
 	 */
-	if (recv_exec(r, "stop", NULL, NULL) != 0)
+	if (recv_exec(r, "stop", NULL, NULL) != QEMU_OK)
 		return -1;
 	if (o->nbd.kind != 0) {
 		jsonw_init(&w, args, sizeof(args));
@@ -164,84 +210,174 @@ recv_setup(struct recv *r)
 		qmpargs_socket(&w, "addr", &o->nbd, 1);
 		jsonw_obj_end(&w);
 		if (recv_exec(r, "nbd-server-start", jsonw_finish(&w) < 0 ?
-		    NULL : args, NULL) != 0)
+		    NULL : args, NULL) != QEMU_OK)
 			return -1;
 		r->nbd_started = 1;
-		for (i = 0; i < r->disks.n; i++) {
-			jsonw_init(&w, args, sizeof(args));
-			jsonw_obj_begin(&w);
-			jsonw_kstr(&w, "type", "nbd");
-			jsonw_kstr(&w, "id", r->disks.d[i].id);
-			jsonw_kstr(&w, "node-name", r->disks.d[i].node);
-			jsonw_kstr(&w, "name", r->disks.d[i].id);
-			jsonw_kbool(&w, "writable", 1);
-			jsonw_obj_end(&w);
-			if (recv_exec(r, "block-export-add", jsonw_finish(&w) < 0 ?
-			    NULL : args, NULL) != 0)
+		for (i = 0; i < r->disks.n; i++)
+			if (recv_export(r, &r->disks.d[i]) < 0)
 				return -1;
-			log_info("exporting disk '%s'", r->disks.d[i].id);
-		}
+		r->bitmaps = 1;
 	}
 	if (o->incoming.kind == ENDPOINT_STDIO) {
-		if (qmp_exec_fd(&r->q, "getfd", qmpargs_str(args, sizeof(args),
-		    "fdname", "mig-stream"), 0, clock_ms() + RECV_CMD_MS,
-		    &m) != 0) {
-			snprintf(r->err, sizeof(r->err), "getfd: %s", r->q.err);
+		if (qemu_pass_fd(&r->qe, "mig-stream", 0) != QEMU_OK) {
+			snprintf(r->err, sizeof(r->err), "%s", r->qe.err);
 			return -1;
 		}
+		/* QEMU holds the stream now; ours must not keep it open. */
+		close(0);
 		snprintf(uri, sizeof(uri), "fd:mig-stream");
 	} else if (endpoint_qemu_uri(&o->incoming, uri, sizeof(uri)) < 0) {
 		snprintf(r->err, sizeof(r->err), "incoming URI too long");
 		return -1;
 	}
 	return recv_exec(r, "migrate-incoming", qmpargs_str(args, sizeof(args),
-	    "uri", uri), NULL);
+	    "uri", uri), NULL) == QEMU_OK ? 0 : -1;
+}
+
+/*
+ * Look at what the source wrote to each exported disk since the last look
+ * (the bitmap is cleared after each): a write is the source's sign of
+ * life while no stream runs, and proves the disk was copied to.
+ */
+static void
+recv_poll_writes(struct recv *r)
+{
+	char node[DISK_NODE_MAX], name[64], args[512];
+	struct qmp_msg *m;
+	int dev, bm;
+	int64_t count;
+	size_t i;
+
+	if (!r->bitmaps || recv_exec(r, "query-block", NULL, &m) != QEMU_OK)
+		return;
+	for (dev = json_first(&m->doc, m->value); dev >= 0;
+	    dev = json_next(&m->doc, dev)) {
+		if (json_path_string(&m->doc, dev, "inserted.node-name", node,
+		    sizeof(node)) < 0)
+			continue;
+		for (i = 0; i < r->disks.n; i++)
+			if (strcmp(r->disks.d[i].node, node) == 0)
+				break;
+		if (i == r->disks.n)
+			continue;
+		bm = json_get(&m->doc, json_get(&m->doc, dev, "inserted"),
+		    "dirty-bitmaps");
+		for (bm = bm >= 0 ? json_first(&m->doc, bm) : -1; bm >= 0;
+		    bm = json_next(&m->doc, bm)) {
+			if (json_path_string(&m->doc, bm, "name", name,
+			    sizeof(name)) < 0 || strcmp(name, RECV_BITMAP) != 0 ||
+			    json_path_int(&m->doc, bm, "count", &count) < 0 ||
+			    count <= 0)
+				continue;
+			r->written[i] = 1;
+			r->contact = 1;
+			r->last_write = clock_ms();
+			recv_exec(r, "block-dirty-bitmap-clear", qmpargs_str2(
+			    args, sizeof(args), "node", node, "name",
+			    RECV_BITMAP), NULL);
+		}
+	}
+}
+
+/*
+ * Once the stream runs, the source's mirrors are in sync: every exported
+ * disk must have been written to, or be in use by an NBD client (a copy
+ * of an overlay with nothing in it writes nothing).  A disk nobody copied
+ * would start the guest on whatever the destination's image holds.
+ */
+static int
+recv_check_copied(struct recv *r)
+{
+	char args[256], names[256] = "";
+	size_t i, at = 0;
+
+	recv_poll_writes(r);
+	for (i = 0; i < r->disks.n; i++) {
+		if (r->written[i])
+			continue;
+		/* A safe block-export-del fails while a client is connected
+		 * (and removes the export when nobody is). */
+		if (recv_exec(r, "block-export-del", qmpargs_str(args,
+		    sizeof(args), "id", r->disks.d[i].id), NULL) ==
+		    QEMU_REFUSED && strstr(r->err, "in use") != NULL)
+			continue;
+		at += (size_t)snprintf(names + at, sizeof(names) - at, "%s'%s'",
+		    at ? ", " : "", r->disks.d[i].id);
+		if (at >= sizeof(names))
+			break;
+	}
+	if (names[0] == '\0')
+		return 0;
+	snprintf(r->err, sizeof(r->err), "disk %s was exported but no source "
+	    "copied it (mig-send needs --copy-storage-all or -inc, and the "
+	    "same disks): the guest must not start on it", names);
+	return -1;
 }
 
 /*
  * The source's mirrors are complete once the switch-over began (it
  * completes them before QEMU sends the final state): stop serving the
- * disks, then let the guest run.
+ * disks, then let the guest run.  Released only once it runs.
  */
 static int
 recv_release(struct recv *r)
 {
-	struct qmp_msg *m;
-	char status[32] = "";
+	char args[256], state[32] = "";
+	size_t i;
 
 	if (r->released)
 		return 0;
-	if (r->nbd_started && recv_exec(r, "nbd-server-stop", NULL, NULL) != 0)
+	if (r->nbd_started && recv_exec(r, "nbd-server-stop", NULL, NULL) !=
+	    QEMU_OK)
 		return -1;
 	r->nbd_started = 0;
-	r->released = 1;
+	for (i = 0; r->bitmaps && i < r->disks.n; i++)
+		if (recv_exec(r, "block-dirty-bitmap-remove", qmpargs_str2(args,
+		    sizeof(args), "node", r->disks.d[i].node, "name",
+		    RECV_BITMAP), NULL) != QEMU_OK)
+			log_warn("%s", r->err);
+	r->bitmaps = 0;
 	if (r->o->paused) {
 		log_info("the guest is left paused (--paused)");
+		r->released = 1;
+		r->outcome = OUTCOME_DEST_PAUSED;
+		guard_mark(&r->guard, MARK_RELEASED);
 		return 0;
 	}
 	/* Still incoming, "cont" only sets autostart; QEMU starts it later. */
-	if (recv_exec(r, "cont", NULL, NULL) != 0)
+	if (recv_exec(r, "cont", NULL, NULL) != QEMU_OK)
 		return -1;
-	if (recv_exec(r, "query-status", NULL, &m) == 0)
-		json_path_string(&m->doc, m->value, "status", status,
-		    sizeof(status));
-	log_info("guest released on the destination (status %s)", status);
+	r->released = 1;
+	r->outcome = OUTCOME_DEST_RUNNING;
+	guard_mark(&r->guard, MARK_RELEASED);
+	if (qemu_run_state(&r->qe, state, sizeof(state)) == QEMU_OK)
+		log_info("guest released on the destination (status %s)",
+		    state);
 	return 0;
 }
 
-static int
+static void
 recv_poll(struct recv *r)
 {
 	struct qmp_msg *m;
 
-	if (recv_exec(r, "query-migrate", NULL, &m) != 0)
-		return -1;
-	json_path_string(&m->doc, m->value, "status", r->status,
-	    sizeof(r->status));
-	return 0;
+	if (recv_exec(r, "query-migrate", NULL, &m) == QEMU_OK)
+		json_path_string(&m->doc, m->value, "status", r->status,
+		    sizeof(r->status));
 }
 
-/* Wait for the migration's end; 0 on success, -1 with r->err. */
+/* The stream has begun (or ended): the source's disk copy is done. */
+static int
+recv_stream_began(const struct recv *r)
+{
+	return !recv_status_is(r, "") && !recv_status_is(r, "none") &&
+	    !recv_status_is(r, "setup");
+}
+
+/*
+ * Wait for the migration's end and release the guest; 0 on success, -1
+ * with r->err.
+ */
 static int
 recv_wait(struct recv *r)
 {
@@ -251,18 +387,31 @@ recv_wait(struct recv *r)
 	struct qmp_msg *m;
 	int rc;
 
+	/* Every way out of this loop is a return with the reason set. */
 	for (;;) {
-		if (strcmp(r->status, "postcopy-active") == 0 && !r->released) {
+		if (!r->checked && recv_stream_began(r)) {
+			r->checked = 1;
+			if (r->bitmaps && recv_check_copied(r) < 0)
+				return -1;
+		}
+		if (recv_status_is(r, "postcopy-active") && !r->released) {
+			r->postcopy_seen = 1;
 			progress_phase("postcopy", clock_ms() - r->t0);
 			if (recv_release(r) < 0)
 				return -1;
 		}
-		if (strcmp(r->status, "completed") == 0)
+		if (recv_status_is(r, "completed"))
 			return recv_release(r);
-		if (strcmp(r->status, "failed") == 0 ||
-		    strcmp(r->status, "cancelled") == 0) {
+		if (recv_status_is(r, "failed") || recv_status_is(r, "cancelled")
+		    || recv_status_is(r, "postcopy-paused")) {
 			snprintf(r->err, sizeof(r->err), "the incoming migration "
 			    "%s", r->status);
+			return -1;
+		}
+		if (r->qe.gone) {
+			snprintf(r->err, sizeof(r->err), "the destination QEMU "
+			    "exited: the incoming migration failed (%.600s)",
+			    r->qe.err);
 			return -1;
 		}
 		if (sig_stop) {
@@ -276,39 +425,131 @@ recv_wait(struct recv *r)
 			    (long long)o->timeout_s);
 			return -1;
 		}
+		if (o->idle_timeout_s && r->contact && !recv_stream_began(r) &&
+		    now - r->last_write >= o->idle_timeout_s * 1000) {
+			snprintf(r->err, sizeof(r->err), "the source went silent: "
+			    "no disk write and no migration stream for %lld s",
+			    (long long)o->idle_timeout_s);
+			return -1;
+		}
 		if (now >= next_tick) {
 			next_tick = now + RECV_TICK_MS;
-			if (recv_poll(r) < 0)
-				return -1;
+			r->qe.limit = deadline;
+			recv_poll(r);
+			if (!recv_stream_began(r) && now >= r->next_writes) {
+				r->next_writes = now + RECV_WRITES_MS;
+				recv_poll_writes(r);
+			}
+			r->qe.limit = 0;
 			continue;
 		}
 		wake = deadline && deadline < next_tick ? deadline : next_tick;
-		rc = qmp_next_event(&r->q, wake, &m);
-		if (rc < 0) {
-			snprintf(r->err, sizeof(r->err), "the destination QEMU "
-			    "exited: the incoming migration failed (%s)",
-			    r->q.err);
-			r->qemu_gone = 1;
-			return -1;
-		}
+		rc = qemu_next_event(&r->qe, wake, &m);
 		if (rc == 1 && strcmp(m->name, "MIGRATION") == 0)
 			json_path_string(&m->doc, m->value, "status", r->status,
 			    sizeof(r->status));
 	}
 }
 
+/* Tell a source that asks how it ended (doc/confirm-protocol.md). */
 static void
-recv_quit_destination(struct recv *r)
+recv_tell(struct recv *r, enum confirm_word w, const char *reason)
 {
-	struct qmp_msg *m;
+	int64_t ms = w == CONFIRM_FAILED ? RECV_TELL_FAIL_MS : RECV_CONFIRM_MS;
+	char err[300];
 
-	if (r->qemu_gone)
+	if (r->o->incoming.kind == ENDPOINT_STDIO)
 		return;
-	if (recv_exec(r, "quit", NULL, NULL) < 0)
+	if (confirm_serve(&r->o->incoming, w, reason, clock_ms() + ms, err,
+	    sizeof(err)) < 0)
+		log_warn("cannot tell the source how it ended: %s", err);
+}
+
+/*
+ * A failure: unless the guest already runs here, it must never run here.
+ * Quit the destination QEMU and tell the source, which then resumes its
+ * copy.  Only a completed stream on a pipe, which cannot tell the source,
+ * is left paused here instead: the source may have quit.
+ */
+static int
+recv_fail(struct recv *r)
+{
+	char why[sizeof(r->err)];
+
+	snprintf(why, sizeof(why), "%s", r->err);
+	log_err("%s", why);
+	if (r->released && r->postcopy_seen) {
+		log_err("post-copy failed after the guest started here: its "
+		    "memory is split between the hosts; QEMU is left as it is");
+		r->outcome = OUTCOME_SPLIT;
+		return RECV_POSTCOPY_FAILED;
+	}
+	if (r->released) {
+		r->outcome = r->qe.gone ? OUTCOME_LOST : r->outcome;
+		return r->qe.gone ? RECV_LOST : RECV_OK;
+	}
+	if (recv_status_is(r, "completed") && !r->qe.gone &&
+	    r->o->incoming.kind == ENDPOINT_STDIO) {
+		log_err("the guest is left paused on the destination: the "
+		    "source cannot be told over a pipe and may have quit");
+		r->outcome = OUTCOME_DEST_PAUSED;
+		return RECV_PAUSED;
+	}
+	if (!r->qe.gone && qemu_quit(&r->qe, 10000) < 0)
+		log_warn("the destination QEMU did not quit: %s", r->qe.err);
+	else
+		log_info("destination QEMU quit");
+	r->outcome = OUTCOME_NOT_HERE;
+	/* Only a source that began may be waiting to hear why. */
+	if (r->contact || recv_stream_began(r))
+		recv_tell(r, CONFIRM_FAILED, why);
+	return RECV_FAILED;
+}
+
+static void
+recv_summary(struct recv *r, const char *result)
+{
+	char buf[512];
+	struct jsonw w;
+
+	jsonw_init(&w, buf, sizeof(buf));
+	jsonw_obj_begin(&w);
+	jsonw_kstr(&w, "event", "summary");
+	jsonw_kstr(&w, "result", result);
+	jsonw_kint(&w, "total_ms", clock_ms() - r->t0);
+	jsonw_kstr(&w, "outcome", outcome_name(r->outcome));
+	jsonw_obj_end(&w);
+	if (jsonw_finish(&w) >= 0)
+		progress_json_line(buf);
+}
+
+/* In the guard, after mig-recv died: what mig-recv would have done. */
+static void
+recv_rescue(void *arg, int mark)
+{
+	struct recv *r = arg;
+
+	if (mark == 0)
 		return;
-	while (qmp_next_event(&r->q, clock_ms() + 10000, &m) == 1)
-		;
-	log_info("destination QEMU quit");
+	log_err("mig-recv stopped in the middle of a migration: its guard "
+	    "takes over");
+	r->rescuing = 1;
+	if (qemu_open(&r->qe, &r->o->qmp, "destination", clock_ms() +
+	    RECV_QMP_RETRY_MS, 1) < 0) {
+		log_err("the guard cannot reach the destination QEMU: %s",
+		    r->qe.err);
+		r->qe.gone = 1;
+	}
+	if (mark == MARK_RELEASED) {
+		recv_tell(r, r->o->paused ? CONFIRM_PAUSED : CONFIRM_RUNNING,
+		    NULL);
+		return;
+	}
+	recv_poll(r);
+	snprintf(r->err, sizeof(r->err), "mig-recv died before the guest "
+	    "started here");
+	recv_fail(r);
+	log_err("guard: outcome: %s", outcome_name(r->outcome));
 }
 
 int
@@ -316,52 +557,56 @@ recv_run(const struct recv_opts *o)
 {
 	static struct recv rbuf;
 	struct recv *r = &rbuf;
-	char buf[256];
-	struct jsonw w;
+	int rc;
 
 	memset(r, 0, sizeof(*r));
 	r->o = o;
 	r->t0 = clock_ms();
+	r->outcome = OUTCOME_UNCHANGED;
+	r->guard.fd = -1;
 	sig_install();
 	progress_init(o->verbose, o->json);
-	if (qmp_open(&r->q, &o->qmp, clock_ms() + 10000) < 0) {
-		log_err("%s", r->q.err);
+	if (qemu_open(&r->qe, &o->qmp, "destination", clock_ms() + 10000,
+	    0) < 0) {
+		log_err("%s", r->qe.err);
+		recv_summary(r, "bad-input");
 		return RECV_USAGE;
 	}
 	if (recv_preflight(r) < 0) {
 		log_err("%s", r->err);
-		qmp_close(&r->q);
+		recv_summary(r, "bad-input");
+		qemu_close(&r->qe);
 		return RECV_USAGE;
 	}
-	if (recv_setup(r) != 0)
-		goto fail;
-	/* Every socket listens now: the source may start. */
-	fputs("ready\n", stdout);
-	fflush(stdout);
-	progress_phase("ready", clock_ms() - r->t0);
-	if (recv_wait(r) < 0)
-		goto fail;
-	progress_phase("completed", clock_ms() - r->t0);
-	jsonw_init(&w, buf, sizeof(buf));
-	jsonw_obj_begin(&w);
-	jsonw_kstr(&w, "event", "summary");
-	jsonw_kstr(&w, "result", "completed");
-	jsonw_kint(&w, "total_ms", clock_ms() - r->t0);
-	jsonw_obj_end(&w);
-	if (jsonw_finish(&w) >= 0)
-		progress_json_line(buf);
-	qmp_close(&r->q);
-	return RECV_OK;
-
-fail:
-	log_err("%s", r->err);
-	if (r->released && !r->o->paused) {
-		log_err("post-copy failed after the guest started here: its "
-		    "memory is split between the hosts; QEMU is left as it is");
-		qmp_close(&r->q);
-		return RECV_POSTCOPY_FAILED;
+	if (guard_start(&r->guard, recv_rescue, r) < 0)
+		log_warn("no guard process: if mig-recv is killed, nobody "
+		    "quits the destination QEMU");
+	guard_mark(&r->guard, MARK_SETUP);
+	if (recv_setup(r) != 0) {
+		rc = recv_fail(r);
+		goto out;
 	}
-	recv_quit_destination(r);
-	qmp_close(&r->q);
-	return RECV_FAILED;
+	/* Every socket listens now: the source may start. */
+	if (o->json) {
+		progress_phase("ready", clock_ms() - r->t0);
+	} else {
+		fputs("ready\n", stdout);
+		fflush(stdout);
+	}
+	if (recv_wait(r) < 0) {
+		rc = recv_fail(r);
+		goto out;
+	}
+	progress_phase("completed", clock_ms() - r->t0);
+	recv_tell(r, r->o->paused ? CONFIRM_PAUSED : CONFIRM_RUNNING, NULL);
+	rc = RECV_OK;
+out:
+	recv_summary(r, rc == RECV_OK ? "completed" : "failed");
+	if (rc == RECV_OK)
+		log_info("outcome: %s", outcome_name(r->outcome));
+	else
+		log_err("outcome: %s", outcome_name(r->outcome));
+	guard_done(&r->guard);
+	qemu_close(&r->qe);
+	return rc;
 }

@@ -17,6 +17,8 @@ enum {
 	RECV_FAILED = 1,	/* migration failed; destination QEMU quit */
 	RECV_USAGE = 2,		/* bad input; nothing was changed */
 	RECV_POSTCOPY_FAILED = 3, /* failed after the post-copy switch-over */
+	RECV_PAUSED = 4,	/* the guest is left paused here */
+	RECV_LOST = 5,		/* the destination QEMU died with the guest */
 };
 
 struct recv_opts {
@@ -29,6 +31,7 @@ struct recv_opts {
 	int parallel_connections;
 	int paused;
 	int64_t timeout_s;		/* 0 = none */
+	int64_t idle_timeout_s;		/* give up on a silent source; 0 = never */
 	int verbose;
 	FILE *json;
 };

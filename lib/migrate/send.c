@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +12,47 @@
 #include "base/sig.h"
 #include "base/sock.h"
 #include "json/jsonw.h"
+#include "migrate/confirm.h"
 #include "migrate/disks.h"
+#include "migrate/guard.h"
+#include "migrate/outcome.h"
 #include "migrate/progress.h"
+#include "migrate/qemu.h"
 #include "migrate/qmpargs.h"
 #include "migrate/send.h"
 #include "nbd/nbd_probe.h"
-#include "qmp/qmp.h"
 
-#define SEND_CMD_MS 30000	/* one QMP command */
 #define SEND_TICK_MS 250	/* progress refresh: at least twice a second */
 #define SEND_UNDO_MS 60000	/* cancelling a migration or the mirrors */
 #define SEND_FINISH_MS 300000	/* mirrors converging at the switch-over */
+#define SEND_CONFIRM_MS 30000	/* the destination's word on the outcome */
+#define SEND_HEAR_MS 5000	/* its reason, after a failure */
+#define SEND_QMP_RETRY_MS 10000	/* the guard reaching the source QEMU */
+
+/* What the guard is told before each step that changes the source. */
+enum {
+	MARK_CHANGING = 'S',	/* capabilities, mirrors, migration: undo */
+	MARK_CONTINUED = 'C',	/* migrate-continue may have gone out */
+	MARK_COMMITTED = 'K',	/* the destination has the guest: quit */
+};
+
+/* The capabilities mig-send sets, and restores as they were. */
+enum {
+	CAP_EVENTS, CAP_PAUSE, CAP_RETURN_PATH, CAP_POSTCOPY, CAP_MULTIFD,
+	CAP_AUTO_CONVERGE, CAP_XBZRLE, CAP_N
+};
+
+static const char *const send_cap_names[CAP_N] = {
+	"events", "pause-before-switchover", "return-path", "postcopy-ram",
+	"multifd", "auto-converge", "xbzrle",
+};
+
+/* The parameters it sets, likewise. */
+enum { PARAM_BANDWIDTH, PARAM_DOWNTIME, PARAM_CHANNELS, PARAM_N };
+
+static const char *const send_param_names[PARAM_N] = {
+	"max-bandwidth", "downtime-limit", "multifd-channels",
+};
 
 struct send_disk {
 	struct disk d;
@@ -37,18 +68,24 @@ struct send_disk {
 
 struct send {
 	const struct send_opts *o;
-	struct qmp q;
+	struct qemu qe;
+	struct guard guard;
 	struct send_disk disk[DISKS_MAX];
 	size_t ndisks;
 	char status[32];	/* migration status, from events and polls */
+	char error_desc[300];	/* QEMU's reason, when it failed */
 	int was_running;
-	int caps_set;
+	int return_path;	/* the stream is two-way: QEMU hears back */
+	int cap_was[CAP_N];
+	int64_t param_was[PARAM_N];	/* -1: QEMU did not say */
+	int changed;		/* capabilities or parameters set */
 	int migrate_issued;
 	int continued;		/* migrate-continue sent: no way back */
 	int postcopy_requested;
 	int postcopy_active;
 	int timeout_fired;
-	int qemu_gone;
+	int rescuing;		/* in the guard, after mig-send died */
+	enum outcome outcome;
 	int64_t t0, t_migrate, next_tick;
 	uint64_t last_done;
 	int64_t last_t;
@@ -58,10 +95,11 @@ struct send {
 
 /* What a wait loop waits for. */
 enum send_goal {
-	SEND_MIRRORS_READY,
-	SEND_MIRRORS_FINISHED,
-	SEND_MIGRATION_DONE,
-	SEND_MIGRATION_STOPPED,
+	GOAL_MIRRORS_READY,
+	GOAL_MIRRORS_FINISHED,
+	GOAL_SWITCHOVER,	/* pre-switchover, or the migration ended */
+	GOAL_END,		/* completed, failed, cancelled, post-copy paused */
+	GOAL_STOPPED,		/* completed, failed, cancelled */
 };
 
 enum { SEND_REACHED = 0, SEND_BROKE = -1, SEND_INTERRUPTED = -2,
@@ -114,25 +152,15 @@ send_phase(struct send *s, const char *phase)
 	progress_phase(phase, send_elapsed(s));
 }
 
-/* Run a command; on failure the reason is in s->err.  0, 1 (QEMU said no), -1. */
+/* A command; on failure the reason is in s->err.  Returns QEMU_*. */
 static int
 send_exec(struct send *s, const char *cmd, const char *args,
     struct qmp_msg **out)
 {
-	struct qmp_msg *m;
-	int rc;
+	int rc = qemu_exec(&s->qe, cmd, args, out);
 
-	if (s->qemu_gone) {
-		snprintf(s->err, sizeof(s->err), "%s: source QEMU is gone", cmd);
-		return -1;
-	}
-	rc = qmp_exec(&s->q, cmd, args, clock_ms() + SEND_CMD_MS, &m);
-	if (rc != 0)
-		snprintf(s->err, sizeof(s->err), "%s: %s", cmd, s->q.err);
-	if (rc < 0)
-		s->qemu_gone = 1;
-	if (out)
-		*out = m;
+	if (rc != QEMU_OK)
+		snprintf(s->err, sizeof(s->err), "%s", s->qe.err);
 	return rc;
 }
 
@@ -155,9 +183,22 @@ static void
 send_set_status(struct send *s, const struct json_doc *doc, int n)
 {
 	json_path_string(doc, n, "status", s->status, sizeof(s->status));
+	json_path_string(doc, n, "error-desc", s->error_desc,
+	    sizeof(s->error_desc));
 	if (strcmp(s->status, "postcopy-active") == 0 && !s->postcopy_active) {
 		s->postcopy_active = 1;
 		send_phase(s, "postcopy");
+	}
+}
+
+static void
+send_job_ended(struct send *s, struct send_disk *d, const char *error)
+{
+	d->finished = 1;
+	if (error != NULL || !d->ready) {
+		d->failed = 1;
+		snprintf(s->err, sizeof(s->err), "copy of disk '%s' failed: %s",
+		    d->d.id, error ? error : "it ended before it was in sync");
 	}
 }
 
@@ -175,21 +216,16 @@ send_on_event(struct send *s, struct qmp_msg *m)
 	if (strncmp(m->name, "BLOCK_JOB_", 10) != 0)
 		return;
 	d = send_disk_by_job(s, doc, m->value);
-	if (d == NULL)
+	if (d == NULL || d->finished)
 		return;
 	if (strcmp(m->name, "BLOCK_JOB_READY") == 0) {
 		d->ready = 1;
 	} else if (strcmp(m->name, "BLOCK_JOB_COMPLETED") == 0 ||
 	    strcmp(m->name, "BLOCK_JOB_CANCELLED") == 0) {
-		d->finished = 1;
 		json_path_int(doc, m->value, "offset", &d->offset);
 		json_path_int(doc, m->value, "len", &d->len);
-		if (json_path_string(doc, m->value, "error", msg,
-		    sizeof(msg)) >= 0) {
-			d->failed = 1;
-			snprintf(s->err, sizeof(s->err),
-			    "copy of disk '%s' failed: %s", d->d.id, msg);
-		}
+		send_job_ended(s, d, json_path_string(doc, m->value, "error",
+		    msg, sizeof(msg)) >= 0 ? msg : NULL);
 	} else if (strcmp(m->name, "BLOCK_JOB_ERROR") == 0) {
 		log_warn("I/O error in the copy of disk '%s'", d->d.id);
 	}
@@ -208,13 +244,12 @@ send_mirrors(const struct send *s, int ready)
 }
 
 static int
-send_mirror_failed(struct send *s)
+send_mirror_failed(const struct send *s)
 {
 	size_t i;
 
 	for (i = 0; i < s->ndisks; i++)
-		if (s->disk[i].failed || (s->disk[i].finished &&
-		    !s->disk[i].ready))
+		if (s->disk[i].failed)
 			return 1;
 	return 0;
 }
@@ -225,6 +260,13 @@ send_status_is(const struct send *s, const char *a, const char *b)
 	return strcmp(s->status, a) == 0 || (b && strcmp(s->status, b) == 0);
 }
 
+static int
+send_status_failed(const struct send *s)
+{
+	return send_status_is(s, "failed", "cancelled");
+}
+
+/* QEMU's numbers, made sane: negative is 0, remaining is at most total. */
 static void
 send_report(struct send *s, uint64_t done, uint64_t total, uint64_t remaining,
     uint64_t rate, uint64_t dirty)
@@ -232,14 +274,15 @@ send_report(struct send *s, uint64_t done, uint64_t total, uint64_t remaining,
 	struct progress_sample ps;
 	int64_t now = clock_ms();
 
+	if (remaining > total)
+		remaining = total;
 	memset(&ps, 0, sizeof(ps));
 	ps.phase = s->phase;
 	ps.done = done;
 	ps.remaining = remaining;
 	ps.percent = total ? 100.0 * (double)(total - remaining) / (double)total : 0;
-	if (ps.percent < 0)
-		ps.percent = 0;
-	if (rate == 0 && now > s->last_t && done >= s->last_done)
+	if (rate == 0 && now > s->last_t && done >= s->last_done &&
+	    done - s->last_done < UINT64_MAX / 1000)
 		rate = (done - s->last_done) * 1000 / (uint64_t)(now - s->last_t);
 	ps.throughput = rate;
 	ps.dirty_rate = dirty;
@@ -249,29 +292,49 @@ send_report(struct send *s, uint64_t done, uint64_t total, uint64_t remaining,
 	progress_report(&ps);
 }
 
+static uint64_t
+send_nonneg(int64_t v)
+{
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+/*
+ * The mirrors' progress, and their state: a READY event may have been
+ * dropped from a full event queue, and a job that is gone has ended.
+ */
 static void
 send_poll_jobs(struct send *s)
 {
+	int seen[DISKS_MAX] = { 0 };
 	struct qmp_msg *m;
 	struct send_disk *d;
 	uint64_t done = 0, total = 0;
 	int64_t off, len;
-	int job;
+	int job, ready;
+	size_t i;
 
-	if (send_exec(s, "query-block-jobs", NULL, &m) != 0)
+	if (send_exec(s, "query-block-jobs", NULL, &m) != QEMU_OK)
 		return;
 	for (job = json_first(&m->doc, m->value); job >= 0;
 	    job = json_next(&m->doc, job)) {
 		d = send_disk_by_job(s, &m->doc, job);
-		if (d == NULL || json_path_int(&m->doc, job, "offset", &off) < 0 ||
-		    json_path_int(&m->doc, job, "len", &len) < 0)
+		if (d == NULL)
 			continue;
-		d->offset = off;
-		d->len = len;
+		seen[d - s->disk] = 1;
+		if (json_path_int(&m->doc, job, "offset", &off) == 0 &&
+		    json_path_int(&m->doc, job, "len", &len) == 0) {
+			d->offset = off;
+			d->len = len;
+		}
+		if (json_path_bool(&m->doc, job, "ready", &ready) == 0 && ready)
+			d->ready = 1;
 	}
-	for (size_t i = 0; i < s->ndisks; i++) {
-		done += (uint64_t)s->disk[i].offset;
-		total += (uint64_t)s->disk[i].len;
+	for (i = 0; i < s->ndisks; i++) {
+		d = &s->disk[i];
+		if (d->job_started && !d->finished && !seen[i])
+			send_job_ended(s, d, NULL);
+		done += send_nonneg(d->offset);
+		total += send_nonneg(d->len);
 	}
 	send_report(s, done, total, total > done ? total - done : 0, 0, 0);
 }
@@ -283,46 +346,18 @@ send_start_postcopy(struct send *s, const char *why)
 		return;
 	log_info("switching to post-copy (%s)", why);
 	s->postcopy_requested = 1;
-	if (send_exec(s, "migrate-start-postcopy", NULL, NULL) != 0)
+	if (send_exec(s, "migrate-start-postcopy", NULL, NULL) != QEMU_OK)
 		log_warn("%s", s->err);
 }
 
 /*
- * Refresh the status and the progress line; with 'act', also switch to
- * post-copy or suspend the guest when the options say it is time.
+ * The timed decisions of the memory phase, in one place: post-copy after
+ * the first pass, on SIGUSR1 or at --timeout; suspending the guest at
+ * --timeout.  syncs is QEMU's count of passes over memory.
  */
 static void
-send_poll_migration(struct send *s, int act)
+send_policy(struct send *s, int64_t syncs)
 {
-	struct qmp_msg *m;
-	const struct json_doc *doc;
-	int64_t transferred = 0, remaining = 0, total = 0, mbps = 0;
-	int64_t dirty = 0, page = 4096, syncs = 0;
-	int ram, mb;
-
-	if (send_exec(s, "query-migrate", NULL, &m) != 0)
-		return;
-	doc = &m->doc;
-	send_set_status(s, doc, m->value);
-	ram = json_get(doc, m->value, "ram");
-	if (ram < 0)
-		return;
-	json_path_int(doc, ram, "transferred", &transferred);
-	json_path_int(doc, ram, "remaining", &remaining);
-	json_path_int(doc, ram, "total", &total);
-	json_path_int(doc, ram, "dirty-pages-rate", &dirty);
-	json_path_int(doc, ram, "page-size", &page);
-	json_path_int(doc, ram, "dirty-sync-count", &syncs);
-	/* "mbps" is a float: take its integer part from the text. */
-	mb = json_get(doc, ram, "mbps");
-	if (mb >= 0)
-		mbps = (int64_t)strtod(doc->text + doc->nodes[mb].start, NULL);
-	send_report(s, (uint64_t)transferred, (uint64_t)total,
-	    (uint64_t)remaining, (uint64_t)mbps * 1000000 / 8,
-	    (uint64_t)(dirty * page));
-
-	if (!act)
-		return;
 	if (s->o->postcopy_after_precopy && syncs >= 2)
 		send_start_postcopy(s, "first pass done");
 	if (sig_usr1) {
@@ -340,39 +375,85 @@ send_poll_migration(struct send *s, int act)
 		} else {
 			log_info("--timeout reached: suspending the guest so the "
 			    "migration can finish");
-			if (send_exec(s, "stop", NULL, NULL) != 0)
+			if (send_exec(s, "stop", NULL, NULL) != QEMU_OK)
 				log_warn("%s", s->err);
 		}
 	}
+}
+
+/* Refresh the status and the progress line; the policy step with act. */
+static void
+send_poll_migration(struct send *s, int act)
+{
+	struct qmp_msg *m;
+	const struct json_doc *doc;
+	int64_t transferred = 0, remaining = 0, total = 0, dirty = 0;
+	int64_t page = 4096, syncs = 0;
+	double mbps = 0;
+	uint64_t dirty_bytes;
+	int ram, mb;
+
+	if (send_exec(s, "query-migrate", NULL, &m) != QEMU_OK)
+		return;
+	doc = &m->doc;
+	send_set_status(s, doc, m->value);
+	ram = json_get(doc, m->value, "ram");
+	if (ram >= 0) {
+		json_path_int(doc, ram, "transferred", &transferred);
+		json_path_int(doc, ram, "remaining", &remaining);
+		json_path_int(doc, ram, "total", &total);
+		json_path_int(doc, ram, "dirty-pages-rate", &dirty);
+		json_path_int(doc, ram, "page-size", &page);
+		json_path_int(doc, ram, "dirty-sync-count", &syncs);
+		/* "mbps" is a float: read it from the text, within reason. */
+		mb = json_get(doc, ram, "mbps");
+		if (mb >= 0 && json_type(doc, mb) == JSON_NUMBER)
+			mbps = strtod(doc->text + doc->nodes[mb].start, NULL);
+		if (!(mbps > 0) || mbps > 1e9)
+			mbps = 0;
+		dirty_bytes = send_nonneg(dirty);
+		dirty_bytes = page > 0 && dirty_bytes <= UINT64_MAX /
+		    (uint64_t)page ? dirty_bytes * (uint64_t)page : UINT64_MAX;
+		send_report(s, send_nonneg(transferred), send_nonneg(total),
+		    send_nonneg(remaining), (uint64_t)(mbps * 1e6 / 8),
+		    dirty_bytes);
+	}
+	if (act)
+		send_policy(s, syncs);
 }
 
 static int
 send_reached(struct send *s, enum send_goal goal)
 {
 	switch (goal) {
-	case SEND_MIRRORS_READY:
+	case GOAL_MIRRORS_READY:
 		return send_mirrors(s, 1);
-	case SEND_MIRRORS_FINISHED:
+	case GOAL_MIRRORS_FINISHED:
 		return send_mirrors(s, 0);
-	case SEND_MIGRATION_DONE:
-		return send_status_is(s, "completed", NULL);
-	case SEND_MIGRATION_STOPPED:
-		return send_status_is(s, "completed", "failed") ||
-		    send_status_is(s, "cancelled", NULL);
+	case GOAL_SWITCHOVER:
+		return send_status_is(s, "pre-switchover", "completed") ||
+		    send_status_failed(s) ||
+		    send_status_is(s, "postcopy-paused", NULL);
+	case GOAL_END:
+		return send_status_is(s, "completed", "postcopy-paused") ||
+		    send_status_failed(s);
+	case GOAL_STOPPED:
+		return send_status_is(s, "completed", NULL) ||
+		    send_status_failed(s);
 	}
 	return 0;
 }
 
-static int send_switchover(struct send *s);
-
 /*
  * Wait for goal, handling events and refreshing progress.  Signals end the
- * wait only when 'interruptible'; deadline 0 means none.
+ * wait only when 'interruptible'; deadline 0 means none.  A mirror that
+ * fails ends a wait for the mirrors (SEND_BROKE); so does QEMU's death.
  */
 static int
 send_wait(struct send *s, enum send_goal goal, int interruptible,
     int64_t deadline)
 {
+	int mirrors = goal == GOAL_MIRRORS_READY || goal == GOAL_MIRRORS_FINISHED;
 	struct qmp_msg *m;
 	int64_t wake, now;
 	int rc;
@@ -380,19 +461,11 @@ send_wait(struct send *s, enum send_goal goal, int interruptible,
 	for (;;) {
 		if (send_reached(s, goal))
 			return SEND_REACHED;
-		/* A mirror that ends before READY, or with an error, failed. */
-		if (goal == SEND_MIRRORS_READY && send_mirror_failed(s))
+		if (goal == GOAL_MIRRORS_READY && send_mirror_failed(s))
 			return SEND_BROKE;
-		if (goal == SEND_MIGRATION_DONE) {
-			if (send_status_is(s, "failed", "cancelled") ||
-			    send_status_is(s, "postcopy-paused", NULL)) {
-				snprintf(s->err, sizeof(s->err),
-				    "QEMU reports the migration %s", s->status);
-				return SEND_BROKE;
-			}
-			if (send_status_is(s, "pre-switchover", NULL) &&
-			    !s->continued && send_switchover(s) < 0)
-				return SEND_BROKE;
+		if (s->qe.gone) {
+			snprintf(s->err, sizeof(s->err), "%s", s->qe.err);
+			return SEND_BROKE;
 		}
 		if (interruptible && sig_stop)
 			return SEND_INTERRUPTED;
@@ -401,28 +474,137 @@ send_wait(struct send *s, enum send_goal goal, int interruptible,
 			return SEND_DEADLINE;
 		if (now >= s->next_tick) {
 			s->next_tick = now + SEND_TICK_MS;
-			if (goal == SEND_MIRRORS_READY)
+			/* No command may outlive the wait's own deadline. */
+			s->qe.limit = deadline;
+			if (mirrors)
 				send_poll_jobs(s);
-			else if (goal == SEND_MIGRATION_DONE)
-				send_poll_migration(s, 1);
-			else if (goal == SEND_MIGRATION_STOPPED)
-				send_poll_migration(s, 0);
-			if (s->qemu_gone)
-				return SEND_BROKE;
+			else
+				send_poll_migration(s, goal == GOAL_SWITCHOVER);
+			s->qe.limit = 0;
 			continue;
 		}
 		wake = s->next_tick;
 		if (deadline && deadline < wake)
 			wake = deadline;
-		rc = qmp_next_event(&s->q, wake, &m);
-		if (rc < 0) {
-			snprintf(s->err, sizeof(s->err), "%s", s->q.err);
-			s->qemu_gone = 1;
-			return SEND_BROKE;
-		}
+		rc = qemu_next_event(&s->qe, wake, &m);
 		if (rc == 1)
 			send_on_event(s, m);
 	}
+}
+
+static int
+send_interrupted(struct send *s)
+{
+	snprintf(s->err, sizeof(s->err), "interrupted by signal %d",
+	    (int)sig_stop);
+	return SEND_BROKE;
+}
+
+static const char *
+send_cap_args(struct send *s, char *args, size_t len, const int *state)
+{
+	struct qmpargs_cap caps[CAP_N];
+	int i;
+
+	for (i = 0; i < CAP_N; i++) {
+		caps[i].name = send_cap_names[i];
+		caps[i].on = state[i];
+	}
+	return qmpargs_caps(args, len, caps, CAP_N);
+}
+
+static int
+send_set_caps(struct send *s)
+{
+	const struct send_opts *o = s->o;
+	int want[CAP_N] = {
+		[CAP_EVENTS] = 1,
+		[CAP_PAUSE] = 1,
+		/* The destination confirms it loaded the state: a failed load
+		 * fails the migration here, before the source quits. */
+		[CAP_RETURN_PATH] = s->return_path,
+		[CAP_POSTCOPY] = o->postcopy,
+		[CAP_MULTIFD] = o->parallel,
+		[CAP_AUTO_CONVERGE] = o->auto_converge,
+		[CAP_XBZRLE] = o->compressed,
+	};
+	char args[1024];
+
+	return send_exec(s, "migrate-set-capabilities", send_cap_args(s, args,
+	    sizeof(args), want), NULL);
+}
+
+/* The parameters in p[], those >= 0 only, as one migrate-set-parameters. */
+static int
+send_put_params(struct send *s, const int64_t *p)
+{
+	char args[256];
+	struct jsonw w;
+	int i;
+
+	jsonw_init(&w, args, sizeof(args));
+	jsonw_obj_begin(&w);
+	for (i = 0; i < PARAM_N; i++)
+		if (p[i] >= 0)
+			jsonw_kint(&w, send_param_names[i], p[i]);
+	jsonw_obj_end(&w);
+	return send_exec(s, "migrate-set-parameters",
+	    jsonw_finish(&w) < 0 ? NULL : args, NULL);
+}
+
+static int
+send_set_params(struct send *s)
+{
+	const struct send_opts *o = s->o;
+	int64_t p[PARAM_N] = {
+		/* QEMU's default of 128 MiB/s would cap a unix socket's speed. */
+		[PARAM_BANDWIDTH] = o->bandwidth_mib ? o->bandwidth_mib << 20 :
+		    INT64_MAX,
+		[PARAM_DOWNTIME] = o->downtime_ms ? o->downtime_ms : -1,
+		[PARAM_CHANNELS] = o->parallel ? o->parallel_connections : -1,
+	};
+
+	return send_put_params(s, p);
+}
+
+/* Remember the capabilities and parameters to put back on rollback. */
+static int
+send_save_settings(struct send *s)
+{
+	struct qmp_msg *m;
+	char name[64];
+	int c, i, on;
+
+	if (send_exec(s, "query-migrate-capabilities", NULL, &m) != QEMU_OK)
+		return -1;
+	for (c = json_first(&m->doc, m->value); c >= 0;
+	    c = json_next(&m->doc, c)) {
+		if (json_path_string(&m->doc, c, "capability", name,
+		    sizeof(name)) < 0 || json_path_bool(&m->doc, c, "state",
+		    &on) < 0)
+			continue;
+		for (i = 0; i < CAP_N; i++)
+			if (strcmp(name, send_cap_names[i]) == 0)
+				s->cap_was[i] = on;
+	}
+	if (send_exec(s, "query-migrate-parameters", NULL, &m) != QEMU_OK)
+		return -1;
+	for (i = 0; i < PARAM_N; i++)
+		if (json_path_int(&m->doc, m->value, send_param_names[i],
+		    &s->param_was[i]) < 0)
+			s->param_was[i] = -1;
+	return 0;
+}
+
+static int
+send_restore_settings(struct send *s)
+{
+	char args[1024];
+
+	if (send_exec(s, "migrate-set-capabilities", send_cap_args(s, args,
+	    sizeof(args), s->cap_was), NULL) != QEMU_OK)
+		return -1;
+	return send_put_params(s, s->param_was) == QEMU_OK ? 0 : -1;
 }
 
 /*
@@ -443,10 +625,10 @@ send_switchover(struct send *s)
 		if (!s->disk[i].job_started || s->disk[i].finished)
 			continue;
 		if (send_exec(s, "block-job-cancel", qmpargs_str(args,
-		    sizeof(args), "device", s->disk[i].job), NULL) != 0)
+		    sizeof(args), "device", s->disk[i].job), NULL) != QEMU_OK)
 			return -1;
 	}
-	rc = send_wait(s, SEND_MIRRORS_FINISHED, 0, clock_ms() + SEND_FINISH_MS);
+	rc = send_wait(s, GOAL_MIRRORS_FINISHED, 0, clock_ms() + SEND_FINISH_MS);
 	if (rc != SEND_REACHED) {
 		if (rc == SEND_DEADLINE)
 			snprintf(s->err, sizeof(s->err),
@@ -458,58 +640,17 @@ send_switchover(struct send *s)
 			return -1;
 		if (s->disk[i].nbd_added && send_exec(s, "blockdev-del",
 		    qmpargs_str(args, sizeof(args), "node-name",
-		    s->disk[i].nbd_node), NULL) != 0)
+		    s->disk[i].nbd_node), NULL) != QEMU_OK)
 			return -1;
 		s->disk[i].nbd_added = 0;
 	}
-	if (send_exec(s, "migrate-continue", qmpargs_str(args, sizeof(args),
-	    "state", "pre-switchover"), NULL) != 0)
-		return -1;
+	/* From here the destination may end up with the guest. */
+	guard_mark(&s->guard, MARK_CONTINUED);
 	s->continued = 1;
+	if (send_exec(s, "migrate-continue", qmpargs_str(args, sizeof(args),
+	    "state", "pre-switchover"), NULL) != QEMU_OK)
+		return -1;
 	return 0;
-}
-
-static int
-send_set_caps(struct send *s, int on)
-{
-	int return_path = s->o->migrate_uri.kind != ENDPOINT_STDIO ||
-	    sock_is_socket(1);
-	struct qmpargs_cap caps[] = {
-		{ "events", 1 },
-		{ "pause-before-switchover", on },
-		/* The destination confirms it loaded the state: a failed load
-		 * fails the migration here, and the source runs on. */
-		{ "return-path", on && return_path },
-		{ "postcopy-ram", on && s->o->postcopy },
-		{ "multifd", on && s->o->parallel },
-		{ "auto-converge", on && s->o->auto_converge },
-		{ "xbzrle", on && s->o->compressed },
-	};
-	char args[1024];
-
-	return send_exec(s, "migrate-set-capabilities", qmpargs_caps(args,
-	    sizeof(args), caps, sizeof(caps) / sizeof(caps[0])), NULL);
-}
-
-static int
-send_set_params(struct send *s)
-{
-	const struct send_opts *o = s->o;
-	char args[256];
-	struct jsonw w;
-
-	jsonw_init(&w, args, sizeof(args));
-	jsonw_obj_begin(&w);
-	/* QEMU's default of 128 MiB/s would cap a unix socket's speed. */
-	jsonw_kint(&w, "max-bandwidth", o->bandwidth_mib ?
-	    o->bandwidth_mib << 20 : INT64_MAX);
-	if (o->downtime_ms)
-		jsonw_kint(&w, "downtime-limit", o->downtime_ms);
-	if (o->parallel)
-		jsonw_kint(&w, "multifd-channels", o->parallel_connections);
-	jsonw_obj_end(&w);
-	return send_exec(s, "migrate-set-parameters",
-	    jsonw_finish(&w) < 0 ? NULL : args, NULL);
 }
 
 /*
@@ -528,73 +669,43 @@ send_probe(struct send *s, const char *id, struct nbd_export_info *info)
 	for (;;) {
 		rc = nbd_probe_run(&s->o->disks_uri, id, clock_ms() + 10000,
 		    info, s->err, sizeof(s->err));
-		/* mig-recv's server listens before its exports are added. */
+		/* mig-recv's server listens before its exports are added:
+		 * a missing export is retried too. */
 		if (rc == NBD_PROBE_FOUND || clock_ms() >= until || sig_stop ||
 		    (rc == NBD_PROBE_ERROR && errno != ENOENT &&
-		    errno != ECONNREFUSED))
+		    errno != ECONNREFUSED && errno != ECONNRESET))
 			return rc;
 		poll(NULL, 0, 100);
 	}
 }
 
-/* Checks that change nothing: any failure here is bad input (exit 2). */
 static int
-send_preflight(struct send *s)
+send_check_disks(struct send *s)
 {
 	const struct send_opts *o = s->o;
 	struct disk_list all, chosen;
 	struct nbd_export_info info;
 	struct qmp_msg *m;
-	char status[32];
-	struct stat st;
+	char names[256];
 	size_t i;
 	int rc;
 
-	if (send_exec(s, "query-status", NULL, &m) != 0)
-		return -1;
-	if (json_path_string(&m->doc, m->value, "status", status,
-	    sizeof(status)) < 0) {
-		snprintf(s->err, sizeof(s->err), "query-status: the reply has "
-		    "no status (is this QEMU's QMP socket?)");
-		return -1;
-	}
-	if (strcmp(status, "inmigrate") == 0) {
-		snprintf(s->err, sizeof(s->err), "this QEMU waits for an "
-		    "incoming migration: it is a destination, not a source");
-		return -1;
-	}
-	if (strcmp(status, "running") != 0 && strcmp(status, "paused") != 0) {
-		snprintf(s->err, sizeof(s->err), "the source guest is '%s': "
-		    "only a running or paused guest can be migrated", status);
-		return -1;
-	}
-	s->was_running = strcmp(status, "running") == 0;
-	if (send_exec(s, "query-migrate", NULL, &m) != 0)
-		return -1;
-	if (json_path_string(&m->doc, m->value, "status", status,
-	    sizeof(status)) >= 0 && strcmp(status, "completed") != 0 &&
-	    strcmp(status, "failed") != 0 && strcmp(status, "cancelled") != 0) {
-		snprintf(s->err, sizeof(s->err), "a migration is already in "
-		    "progress (status '%s')", status);
-		return -1;
-	}
-	if (o->migrate_uri.kind == ENDPOINT_UNIX &&
-	    (stat(o->migrate_uri.path, &st) < 0 || !S_ISSOCK(st.st_mode))) {
-		snprintf(s->err, sizeof(s->err), "no migration socket at %s "
-		    "(is mig-recv ready?)", o->migrate_uri.path);
-		return -1;
-	}
-	if (o->storage == SEND_STORAGE_NONE)
-		return 0;
-	if (send_exec(s, "query-block", NULL, &m) != 0)
+	if (send_exec(s, "query-block", NULL, &m) != QEMU_OK)
 		return -1;
 	if (disks_from_query_block(&m->doc, m->value, &all, s->err,
 	    sizeof(s->err)) < 0 ||
 	    disks_select(&all, o->migrate_disks, &chosen, s->err,
 	    sizeof(s->err)) < 0)
 		return -1;
-	if (chosen.n == 0)
-		log_warn("no writable disk to copy");
+	/* Copying nothing would start the guest on whatever the
+	 * destination's disks hold. */
+	if (chosen.n == 0) {
+		snprintf(s->err, sizeof(s->err), "--copy-storage-%s was given "
+		    "but the source has no writable disk to copy (its disks: "
+		    "%s)", o->storage == SEND_STORAGE_INC ? "inc" : "all",
+		    disks_names(&all, names, sizeof(names)));
+		return -1;
+	}
 	for (i = 0; i < chosen.n; i++) {
 		struct send_disk *d = &s->disk[i];
 
@@ -623,6 +734,54 @@ send_preflight(struct send *s)
 	return 0;
 }
 
+/* Checks that change nothing: any failure here is bad input (exit 2). */
+static int
+send_preflight(struct send *s)
+{
+	const struct send_opts *o = s->o;
+	char state[32];
+	struct stat st;
+
+	if (qemu_run_state(&s->qe, state, sizeof(state)) != QEMU_OK) {
+		snprintf(s->err, sizeof(s->err), "%s", s->qe.err);
+		return -1;
+	}
+	if (strcmp(state, "inmigrate") == 0) {
+		snprintf(s->err, sizeof(s->err), "this QEMU waits for an "
+		    "incoming migration: it is a destination, not a source");
+		return -1;
+	}
+	if (strcmp(state, "running") != 0 && strcmp(state, "paused") != 0) {
+		snprintf(s->err, sizeof(s->err), "the source guest is '%s': "
+		    "only a running or paused guest can be migrated", state);
+		return -1;
+	}
+	s->was_running = strcmp(state, "running") == 0;
+	if (qemu_migration_status(&s->qe, state, sizeof(state)) != QEMU_OK) {
+		snprintf(s->err, sizeof(s->err), "%s", s->qe.err);
+		return -1;
+	}
+	if (strcmp(state, "none") != 0 && strcmp(state, "completed") != 0 &&
+	    strcmp(state, "failed") != 0 && strcmp(state, "cancelled") != 0) {
+		snprintf(s->err, sizeof(s->err), "a migration is already in "
+		    "progress (status '%s')", state);
+		return -1;
+	}
+	if (o->migrate_uri.kind == ENDPOINT_UNIX &&
+	    (stat(o->migrate_uri.path, &st) < 0 || !S_ISSOCK(st.st_mode))) {
+		snprintf(s->err, sizeof(s->err), "no migration socket at %s "
+		    "(is mig-recv ready?)", o->migrate_uri.path);
+		return -1;
+	}
+	s->return_path = o->migrate_uri.kind != ENDPOINT_STDIO ||
+	    sock_is_socket(1);
+	if (send_save_settings(s) < 0)
+		return -1;
+	if (o->storage != SEND_STORAGE_NONE && send_check_disks(s) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 send_start_mirrors(struct send *s)
 {
@@ -642,7 +801,7 @@ send_start_mirrors(struct send *s)
 		jsonw_kstr(&w, "export", d->d.id);
 		jsonw_obj_end(&w);
 		if (send_exec(s, "blockdev-add", jsonw_finish(&w) < 0 ? NULL :
-		    args, NULL) != 0)
+		    args, NULL) != QEMU_OK)
 			return -1;
 		d->nbd_added = 1;
 
@@ -657,7 +816,7 @@ send_start_mirrors(struct send *s)
 		    "write-blocking" : "background");
 		jsonw_obj_end(&w);
 		if (send_exec(s, "blockdev-mirror", jsonw_finish(&w) < 0 ?
-		    NULL : args, NULL) != 0)
+		    NULL : args, NULL) != QEMU_OK)
 			return -1;
 		d->job_started = 1;
 		log_info("copying disk '%s' (%lld bytes)", d->d.id,
@@ -666,35 +825,38 @@ send_start_mirrors(struct send *s)
 	return 0;
 }
 
+/* Our standard output is the stream: QEMU has it now, we must not. */
+static void
+send_drop_stdout(void)
+{
+	int devnull = open("/dev/null", O_WRONLY);
+
+	if (devnull >= 0) {
+		dup2(devnull, 1);
+		close(devnull);
+	}
+}
+
 static int
 send_start_migration(struct send *s)
 {
-	struct qmp_msg *m;
 	char uri[300], args[400];
-	int devnull;
 
 	if (s->o->migrate_uri.kind == ENDPOINT_STDIO) {
-		if (qmp_exec_fd(&s->q, "getfd", qmpargs_str(args, sizeof(args),
-		    "fdname", "mig-stream"), 1, clock_ms() + SEND_CMD_MS,
-		    &m) != 0) {
-			snprintf(s->err, sizeof(s->err), "getfd: %s", s->q.err);
+		if (qemu_pass_fd(&s->qe, "mig-stream", 1) != QEMU_OK) {
+			snprintf(s->err, sizeof(s->err), "%s", s->qe.err);
 			return -1;
 		}
-		/* QEMU holds the stream now; ours must not keep it open. */
-		devnull = open("/dev/null", O_WRONLY);
-		if (devnull >= 0) {
-			dup2(devnull, 1);
-			close(devnull);
-		}
+		send_drop_stdout();
 		snprintf(uri, sizeof(uri), "fd:mig-stream");
 	} else if (endpoint_qemu_uri(&s->o->migrate_uri, uri, sizeof(uri)) < 0) {
 		snprintf(s->err, sizeof(s->err), "migration URI too long");
 		return -1;
 	}
-	if (send_exec(s, "migrate", qmpargs_str(args, sizeof(args), "uri",
-	    uri), NULL) != 0)
-		return -1;
 	s->migrate_issued = 1;
+	if (send_exec(s, "migrate", qmpargs_str(args, sizeof(args), "uri",
+	    uri), NULL) != QEMU_OK)
+		return -1;
 	s->t_migrate = clock_ms();
 	return 0;
 }
@@ -708,14 +870,10 @@ static void
 send_poke_destination(struct send *s)
 {
 	char err[300];
-	int fd, devnull;
+	int fd;
 
 	if (s->o->migrate_uri.kind == ENDPOINT_STDIO) {
-		devnull = open("/dev/null", O_WRONLY);
-		if (devnull >= 0) {
-			dup2(devnull, 1);
-			close(devnull);
-		}
+		send_drop_stdout();
 		return;
 	}
 	fd = sock_connect(&s->o->migrate_uri, clock_ms() + 2000, err,
@@ -724,73 +882,127 @@ send_poke_destination(struct send *s)
 		close(fd);
 }
 
-/* Undo everything, in reverse; returns the exit code. */
+/*
+ * The destination's word on the outcome (doc/confirm-protocol.md), within
+ * ms.  Returns 1 with *w (its reason in s->err for a failure), 0 if none
+ * came or none can come (a pipe carries nothing back).
+ */
+static int
+send_hear(struct send *s, int64_t ms, enum confirm_word *w)
+{
+	char reason[CONFIRM_LINE_MAX], err[300];
+
+	if (s->o->migrate_uri.kind == ENDPOINT_STDIO)
+		return 0;
+	if (!confirm_fetch(&s->o->migrate_uri, clock_ms() + ms, w, reason,
+	    sizeof(reason), err, sizeof(err))) {
+		log_info("no word from the destination: %s", err);
+		return 0;
+	}
+	if (*w == CONFIRM_FAILED) {
+		log_err("the destination says it failed%s%s", reason[0] ?
+		    ": " : "", reason);
+		snprintf(s->err, sizeof(s->err), "the destination failed%s%s",
+		    reason[0] ? ": " : "", reason);
+	} else {
+		log_info("the destination says: %s", confirm_word_name(*w));
+	}
+	return 1;
+}
+
+/*
+ * Undo everything, in reverse, and resume the guest if it was running.
+ * Returns the exit code: SEND_FAILED (rolled back), SEND_STUCK (the
+ * source is left paused) or SEND_LOST (its QEMU is gone); s->outcome says
+ * where the guest is.
+ */
 static int
 send_rollback(struct send *s)
 {
-	struct qmp_msg *m;
-	char args[128], status[32] = "";
+	char args[128], state[32] = "", why[700] = "";
+	enum confirm_word w;
 	size_t i;
 	int rc;
 
 	progress_end_line();
-	if (s->qemu_gone) {
+	if (s->qe.gone) {
 		send_poke_destination(s);
-		log_err("the source QEMU is gone; nothing to roll back");
-		return SEND_FAILED;
+		send_hear(s, SEND_HEAR_MS, &w);
+		log_err("the source QEMU is gone: the guest is lost with it");
+		s->outcome = OUTCOME_LOST;
+		return SEND_LOST;
 	}
-	if (s->migrate_issued && !send_status_is(s, "failed", "cancelled")) {
+	if (s->migrate_issued && !send_status_failed(s)) {
 		send_exec(s, "migrate_cancel", NULL, NULL);
-		rc = send_wait(s, SEND_MIGRATION_STOPPED, 0,
-		    clock_ms() + SEND_UNDO_MS);
-		if (rc == SEND_REACHED && send_status_is(s, "completed", NULL))
-			return -1;	/* it finished after all: caller proceeds */
+		rc = send_wait(s, GOAL_STOPPED, 0, clock_ms() + SEND_UNDO_MS);
+		if (rc != SEND_REACHED)
+			snprintf(why, sizeof(why), "the migration did not stop");
 	}
 	for (i = 0; i < s->ndisks; i++) {
 		struct send_disk *d = &s->disk[i];
 		char cargs[128];
-		struct jsonw w;
+		struct jsonw jw;
 
 		if (!d->job_started || d->finished)
 			continue;
-		jsonw_init(&w, cargs, sizeof(cargs));
-		jsonw_obj_begin(&w);
-		jsonw_kstr(&w, "device", d->job);
-		jsonw_kbool(&w, "force", 1);
-		jsonw_obj_end(&w);
-		jsonw_finish(&w);
-		if (send_exec(s, "block-job-cancel", cargs, NULL) == 1)
+		jsonw_init(&jw, cargs, sizeof(cargs));
+		jsonw_obj_begin(&jw);
+		jsonw_kstr(&jw, "device", d->job);
+		jsonw_kbool(&jw, "force", 1);
+		jsonw_obj_end(&jw);
+		jsonw_finish(&jw);
+		if (send_exec(s, "block-job-cancel", cargs, NULL) ==
+		    QEMU_REFUSED)
 			d->finished = 1;	/* already gone */
 	}
-	if (send_wait(s, SEND_MIRRORS_FINISHED, 0, clock_ms() + SEND_UNDO_MS) !=
-	    SEND_REACHED)
-		log_warn("disk mirrors did not stop: %s", s->err);
-	for (i = 0; i < s->ndisks; i++)
-		if (s->disk[i].nbd_added && send_exec(s, "blockdev-del",
-		    qmpargs_str(args, sizeof(args), "node-name",
-		    s->disk[i].nbd_node), NULL) != 0)
+	if (send_wait(s, GOAL_MIRRORS_FINISHED, 0, clock_ms() + SEND_UNDO_MS) !=
+	    SEND_REACHED && !why[0])
+		snprintf(why, sizeof(why), "the disk mirrors did not stop");
+	for (i = 0; i < s->ndisks; i++) {
+		if (!s->disk[i].nbd_added)
+			continue;
+		rc = send_exec(s, "blockdev-del", qmpargs_str(args,
+		    sizeof(args), "node-name", s->disk[i].nbd_node), NULL);
+		if (rc == QEMU_OK || (rc == QEMU_REFUSED && s->rescuing))
+			s->disk[i].nbd_added = 0;
+		else
 			log_warn("%s", s->err);
-	if (s->caps_set && send_set_caps(s, 0) != 0)
-		log_warn("%s", s->err);
-	send_poke_destination(s);
-	if (send_exec(s, "query-status", NULL, &m) == 0)
-		json_path_string(&m->doc, m->value, "status", status,
-		    sizeof(status));
-	if (s->was_running && strcmp(status, "running") != 0) {
-		if (send_exec(s, "cont", NULL, NULL) != 0) {
-			log_err("the source guest is left paused: %s", s->err);
-			return SEND_STUCK;
-		}
 	}
-	log_info("rolled back: the guest runs on the source");
+	if (s->changed && send_restore_settings(s) < 0)
+		log_warn("migration settings not restored: %s", s->err);
+	send_poke_destination(s);
+	if (qemu_run_state(&s->qe, state, sizeof(state)) != QEMU_OK)
+		snprintf(why, sizeof(why), "%s", s->qe.err);
+	else if (s->was_running && strcmp(state, "running") != 0 &&
+	    send_exec(s, "cont", NULL, NULL) != QEMU_OK)
+		snprintf(why, sizeof(why), "%s", s->err);
+	if (s->qe.gone) {
+		log_err("the source QEMU died during the rollback: the guest is "
+		    "lost with it");
+		s->outcome = OUTCOME_LOST;
+		return SEND_LOST;
+	}
+	if (why[0] && s->was_running) {
+		log_err("rollback incomplete (%s): the source guest is left "
+		    "paused", why);
+		s->outcome = OUTCOME_SOURCE_PAUSED;
+		return SEND_STUCK;
+	}
+	/* The destination's reason, if it has one; it also lets mig-recv
+	 * go at once instead of waiting for a source that will not ask. */
+	send_hear(s, SEND_HEAR_MS, &w);
+	log_info("rolled back: the guest %s on the source", s->was_running ?
+	    "runs" : "is paused, as it was,");
+	s->outcome = s->was_running ? OUTCOME_SOURCE_RUNNING :
+	    OUTCOME_SOURCE_PAUSED;
 	return SEND_FAILED;
 }
 
 static void
-send_summary(struct send *s)
+send_summary(struct send *s, const char *result)
 {
 	struct qmp_msg *m;
-	int64_t total = 0, downtime = 0, ram = 0;
+	int64_t downtime = 0, ram = 0;
 	char buf[2048], b1[32];
 	struct jsonw w;
 	uint64_t disk_total = 0;
@@ -798,22 +1010,22 @@ send_summary(struct send *s)
 
 	/* QEMU 7.2 says "completed" a moment before it computes the
 	 * downtime: ask again for up to a second while it reads 0. */
-	for (int64_t until = clock_ms() + 1000;;) {
-		if (send_exec(s, "query-migrate", NULL, &m) != 0)
+	for (int64_t until = clock_ms() + 1000; s->migrate_issued &&
+	    !s->qe.gone;) {
+		if (send_exec(s, "query-migrate", NULL, &m) != QEMU_OK)
 			break;
-		json_path_int(&m->doc, m->value, "total-time", &total);
 		json_path_int(&m->doc, m->value, "downtime", &downtime);
 		json_path_int(&m->doc, m->value, "ram.transferred", &ram);
-		if (downtime > 0 || clock_ms() >= until)
+		if (downtime > 0 || clock_ms() >= until ||
+		    strcmp(result, "completed") != 0)
 			break;
 		poll(NULL, 0, 20);
 	}
-	total = send_elapsed(s);
 	jsonw_init(&w, buf, sizeof(buf));
 	jsonw_obj_begin(&w);
 	jsonw_kstr(&w, "event", "summary");
-	jsonw_kstr(&w, "result", "completed");
-	jsonw_kint(&w, "total_ms", total);
+	jsonw_kstr(&w, "result", result);
+	jsonw_kint(&w, "total_ms", send_elapsed(s));
 	jsonw_kint(&w, "downtime_ms", downtime);
 	jsonw_kint(&w, "memory_bytes", ram);
 	jsonw_key(&w, "disks");
@@ -823,42 +1035,202 @@ send_summary(struct send *s)
 		jsonw_kstr(&w, "id", s->disk[i].d.id);
 		jsonw_kint(&w, "bytes", s->disk[i].offset);
 		jsonw_obj_end(&w);
-		disk_total += (uint64_t)s->disk[i].offset;
+		disk_total += send_nonneg(s->disk[i].offset);
 	}
 	jsonw_arr_end(&w);
+	jsonw_kstr(&w, "outcome", outcome_name(s->outcome));
 	jsonw_obj_end(&w);
 	if (jsonw_finish(&w) >= 0)
 		progress_json_line(buf);
 	progress_end_line();
-	log_info("migrated in %lld ms, downtime %lld ms, memory %s, disks %s",
-	    (long long)total, (long long)downtime,
-	    progress_bytes((uint64_t)ram, buf, 32),
-	    progress_bytes(disk_total, b1, sizeof(b1)));
+	if (strcmp(result, "completed") == 0)
+		log_info("migrated in %lld ms, downtime %lld ms, memory %s, "
+		    "disks %s", (long long)send_elapsed(s), (long long)downtime,
+		    progress_bytes(send_nonneg(ram), buf, 32),
+		    progress_bytes(disk_total, b1, sizeof(b1)));
 }
 
-/* After success: quit the source as libvirt's confirm step does. */
-static void
-send_finish_source(struct send *s)
+/* The destination has the guest: quit the source, libvirt's Confirm. */
+static int
+send_commit(struct send *s, enum confirm_word w)
 {
-	struct qmp_msg *m;
-
+	guard_mark(&s->guard, MARK_COMMITTED);
+	s->outcome = w == CONFIRM_PAUSED ? OUTCOME_DEST_PAUSED :
+	    OUTCOME_DEST_RUNNING;
 	if (s->o->keep_source) {
 		log_info("the source QEMU is left paused (--keep-source)");
-		return;
+		return SEND_OK;
 	}
-	if (send_exec(s, "quit", NULL, NULL) < 0)
-		return;
-	/* Wait for QEMU to close the connection: it has exited then. */
-	while (qmp_next_event(&s->q, clock_ms() + 10000, &m) == 1)
-		;
+	if (!s->qe.gone && qemu_quit(&s->qe, 10000) < 0)
+		log_warn("the source QEMU did not quit: %s", s->qe.err);
+	return SEND_OK;
 }
 
+/*
+ * After migrate-continue the destination may have the guest: the source
+ * resumes only on the destination's word that it does not, quits on its
+ * word that it does, and without a word stays paused.  completed: QEMU
+ * reported the stream complete (so the destination loaded it).
+ */
 static int
-send_interrupted(struct send *s)
+send_settle(struct send *s, int completed)
 {
-	snprintf(s->err, sizeof(s->err), "interrupted by signal %d",
-	    (int)sig_stop);
-	return SEND_BROKE;
+	enum confirm_word w;
+
+	progress_end_line();
+	if (!send_hear(s, SEND_CONFIRM_MS, &w)) {
+		if (completed && s->o->migrate_uri.kind == ENDPOINT_STDIO) {
+			/* QEMU heard the destination load the state, if the
+			 * stream is two-way; a pipe tells nothing. */
+			if (s->return_path)
+				return send_commit(s, CONFIRM_RUNNING);
+			log_warn("a pipe carries no word back from the "
+			    "destination: the source QEMU is left paused; quit "
+			    "it once the guest runs on the destination");
+			s->outcome = OUTCOME_DEST_RUNNING;
+			return SEND_OK;
+		}
+		if (s->qe.gone) {
+			log_err("the source QEMU died after the switch-over and "
+			    "the destination did not say it has the guest: it "
+			    "may be lost");
+			s->outcome = OUTCOME_LOST;
+			return SEND_LOST;
+		}
+		log_err("%s; the destination did not say whether it has the "
+		    "guest: the source guest is left paused. Resume it (QMP "
+		    "'cont') only if the destination does not run it",
+		    completed ? "the stream completed" : s->err);
+		s->outcome = OUTCOME_SOURCE_PAUSED;
+		return SEND_STUCK;
+	}
+	if (w != CONFIRM_FAILED)
+		return send_commit(s, w);
+	log_err("%s: resuming the source", s->err);
+	return send_rollback(s);
+}
+
+/* A failure: roll back before the switch-over, settle after it. */
+static int
+send_fail(struct send *s)
+{
+	progress_end_line();
+	/* QEMU's own reason comes with a poll, not with the event. */
+	if (s->migrate_issued && !s->qe.gone && !s->error_desc[0] &&
+	    send_status_failed(s))
+		send_poll_migration(s, 0);
+	log_err("%s%s%s", s->err, s->error_desc[0] ? ": " : "",
+	    s->error_desc);
+	if (s->postcopy_active) {
+		log_err("post-copy failed after the switch-over: the guest's "
+		    "memory is split between the hosts and cannot be recovered "
+		    "by mig-send; both QEMUs are left as they are");
+		s->outcome = OUTCOME_SPLIT;
+		return SEND_POSTCOPY_FAILED;
+	}
+	if (s->continued)
+		return send_settle(s, 0);
+	return send_rollback(s);
+}
+
+/* The migration proper, in the order mig-send(1) tells; the exit code. */
+static int
+send_migrate(struct send *s)
+{
+	int rc;
+
+	guard_mark(&s->guard, MARK_CHANGING);
+	s->changed = 1;
+	if (send_set_caps(s) != QEMU_OK || send_set_params(s) != QEMU_OK)
+		return send_fail(s);
+	if (s->ndisks > 0) {
+		send_phase(s, "disk-copy");
+		if (send_start_mirrors(s) < 0)
+			return send_fail(s);
+		rc = send_wait(s, GOAL_MIRRORS_READY, 1, 0);
+		if (rc == SEND_INTERRUPTED)
+			send_interrupted(s);
+		if (rc != SEND_REACHED)
+			return send_fail(s);
+	}
+	send_phase(s, "memory");
+	if (send_start_migration(s) < 0)
+		return send_fail(s);
+	rc = send_wait(s, GOAL_SWITCHOVER, 1, 0);
+	if (rc == SEND_INTERRUPTED)
+		send_interrupted(s);
+	if (rc != SEND_REACHED)
+		return send_fail(s);
+	if (!send_status_is(s, "pre-switchover", NULL)) {
+		snprintf(s->err, sizeof(s->err), "QEMU reports the migration "
+		    "%s", s->status);
+		return send_fail(s);
+	}
+	if (send_switchover(s) < 0)
+		return send_fail(s);
+	/* Past the switch-over a cancel could leave the guest on both
+	 * hosts: signals no longer stop the wait. */
+	if (send_wait(s, GOAL_END, 0, 0) != SEND_REACHED ||
+	    !send_status_is(s, "completed", NULL)) {
+		if (!s->qe.gone && !s->err[0])
+			snprintf(s->err, sizeof(s->err), "QEMU reports the "
+			    "migration %s", s->status);
+		return send_fail(s);
+	}
+	send_phase(s, "completed");
+	return send_settle(s, 1);
+}
+
+/*
+ * In the guard, after mig-send died: reconnect to the source QEMU and
+ * finish what mig-send would have done on a failure at this mark.
+ */
+static void
+send_rescue(void *arg, int mark)
+{
+	struct send *s = arg;
+	size_t i;
+
+	if (mark == 0)
+		return;
+	log_err("mig-send stopped in the middle of a migration: its guard "
+	    "takes over");
+	s->rescuing = 1;
+	s->err[0] = '\0';
+	if (qemu_open(&s->qe, &s->o->qmp, "source", clock_ms() +
+	    SEND_QMP_RETRY_MS, 1) < 0) {
+		log_err("the guard cannot reach the source QEMU: %s", s->qe.err);
+		return;
+	}
+	/* What mig-send had done since the fork is not in this copy: undo
+	 * all of it; what was not there is refused and skipped. */
+	for (i = 0; i < s->ndisks; i++)
+		s->disk[i].job_started = s->disk[i].nbd_added = 1;
+	qemu_migration_status(&s->qe, s->status, sizeof(s->status));
+	s->migrate_issued = !send_status_is(s, "none", NULL);
+	/* Still waiting at the switch-over: migrate-continue never went
+	 * out, the destination cannot have the guest. */
+	if (mark == MARK_CONTINUED && send_status_is(s, "pre-switchover",
+	    NULL))
+		mark = MARK_CHANGING;
+	if (mark == MARK_COMMITTED) {
+		send_commit(s, CONFIRM_RUNNING);
+	} else if (mark == MARK_CONTINUED) {
+		s->continued = 1;
+		for (i = 0; i < s->ndisks; i++)
+			s->disk[i].finished = 1;
+		send_wait(s, GOAL_END, 0, clock_ms() + SEND_FINISH_MS);
+		if (send_status_is(s, "postcopy-active", "postcopy-paused"))
+			s->postcopy_active = 1;
+		if (send_status_is(s, "completed", NULL))
+			send_settle(s, 1);
+		else
+			send_fail(s);
+	} else {
+		send_rollback(s);
+	}
+	log_err("guard: outcome: %s", outcome_name(s->outcome));
+	qemu_close(&s->qe);
 }
 
 int
@@ -871,80 +1243,37 @@ send_run(const struct send_opts *o)
 	memset(s, 0, sizeof(*s));
 	s->o = o;
 	s->t0 = clock_ms();
+	s->outcome = OUTCOME_UNCHANGED;
+	s->guard.fd = -1;
 	sig_install();
 	progress_init(o->verbose, o->json);
-	if (qmp_open(&s->q, &o->qmp, clock_ms() + 10000) < 0) {
-		log_err("%s", s->q.err);
+	if (qemu_open(&s->qe, &o->qmp, "source", clock_ms() + 10000, 0) < 0) {
+		log_err("%s", s->qe.err);
+		send_summary(s, "bad-input");
 		return SEND_USAGE;
 	}
 	if (send_preflight(s) < 0) {
 		log_err("%s", s->err);
-		qmp_close(&s->q);
+		send_summary(s, "bad-input");
+		qemu_close(&s->qe);
 		return SEND_USAGE;
 	}
 	if (sig_stop) {
 		log_err("interrupted before anything changed");
+		send_summary(s, "interrupted");
+		qemu_close(&s->qe);
 		return SEND_FAILED;
 	}
-
-	rc = SEND_BROKE;
-	s->caps_set = 1;
-	if (send_set_caps(s, 1) != 0 || send_set_params(s) != 0)
-		goto fail;
-	if (s->ndisks > 0) {
-		send_phase(s, "disk-copy");
-		if (send_start_mirrors(s) < 0)
-			goto fail;
-		rc = send_wait(s, SEND_MIRRORS_READY, 1, 0);
-		if (rc == SEND_INTERRUPTED)
-			rc = send_interrupted(s);
-		if (rc != SEND_REACHED)
-			goto fail;
-	}
-	send_phase(s, "memory");
-	if (send_start_migration(s) < 0)
-		goto fail;
-	for (;;) {
-		rc = send_wait(s, SEND_MIGRATION_DONE, !s->continued &&
-		    !s->postcopy_active, 0);
-		if (rc != SEND_INTERRUPTED)
-			break;
-		/* Past the switch-over a cancel could leave the guest on both
-		 * hosts: finish instead. */
-		if (s->continued || s->postcopy_active) {
-			log_warn("switch-over in progress: finishing, not "
-			    "cancelling");
-			sig_stop = 0;
-			continue;
-		}
-		rc = send_interrupted(s);
-		break;
-	}
-	if (rc != SEND_REACHED)
-		goto fail;
-	send_phase(s, "completed");
-	send_summary(s);
-	send_finish_source(s);
-	qmp_close(&s->q);
-	return SEND_OK;
-
-fail:
-	progress_end_line();
-	log_err("%s", s->err);
-	if (s->postcopy_active) {
-		log_err("post-copy failed after the switch-over: the guest's "
-		    "memory is split between the hosts and cannot be recovered "
-		    "by mig-send");
-		qmp_close(&s->q);
-		return SEND_POSTCOPY_FAILED;
-	}
-	rc = send_rollback(s);
-	if (rc < 0) {
-		log_warn("the migration completed while being cancelled");
-		send_summary(s);
-		send_finish_source(s);
-		rc = SEND_OK;
-	}
-	qmp_close(&s->q);
+	if (guard_start(&s->guard, send_rescue, s) < 0)
+		log_warn("no guard process: if mig-send is killed, nobody "
+		    "rolls back");
+	rc = send_migrate(s);
+	send_summary(s, rc == SEND_OK ? "completed" : "failed");
+	if (rc == SEND_OK)
+		log_info("outcome: %s", outcome_name(s->outcome));
+	else
+		log_err("outcome: %s", outcome_name(s->outcome));
+	guard_done(&s->guard);
+	qemu_close(&s->qe);
 	return rc;
 }

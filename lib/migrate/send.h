@@ -16,7 +16,9 @@ enum {
 	SEND_FAILED = 1,	/* migration failed; source runs as before */
 	SEND_USAGE = 2,		/* bad input; nothing was changed */
 	SEND_POSTCOPY_FAILED = 3, /* failed after the post-copy switch-over */
-	SEND_STUCK = 4,		/* rollback incomplete: source left paused */
+	SEND_STUCK = 4,		/* the source guest is left paused: rollback
+				   incomplete, or the outcome unknown */
+	SEND_LOST = 5,		/* the source QEMU died with the guest */
 };
 
 enum send_storage { SEND_STORAGE_NONE, SEND_STORAGE_ALL, SEND_STORAGE_INC };

@@ -9,8 +9,10 @@
 #include "migrate/send.h"
 #include "check.h"
 
-/* What QEMU 7.2 answers for a -blockdev disk, a -drive disk, an empty
- * cdrom, a read-only disk and an anonymous device. */
+/* What QEMU 7.2 answers for a -blockdev disk on virtio-blk, a -drive
+ * disk, an empty cdrom, a read-only disk, an anonymous device on a named
+ * node, and -blockdev disks on scsi-hd and ide-hd (whose qdev is the bare
+ * device id). */
 static const char query_block[] =
 "[{\"device\":\"\",\"qdev\":\"/machine/peripheral/vd0/virtio-backend\","
 "  \"locked\":false,\"removable\":false,\"type\":\"unknown\","
@@ -25,6 +27,22 @@ static const char query_block[] =
 "   \"image\":{\"virtual-size\":4096}}},"
 " {\"device\":\"\",\"qdev\":\"/machine/peripheral-anon/device[7]\","
 "  \"inserted\":{\"node-name\":\"anon\",\"ro\":false,\"drv\":\"raw\","
+"   \"image\":{\"virtual-size\":4096}}},"
+" {\"device\":\"\",\"qdev\":\"disk0\",\"type\":\"unknown\","
+"  \"inserted\":{\"node-name\":\"disk0-fmt\",\"ro\":false,\"drv\":\"qcow2\","
+"   \"image\":{\"virtual-size\":8192}}},"
+" {\"device\":\"\",\"qdev\":\"ide4\","
+"  \"inserted\":{\"node-name\":\"n4\",\"ro\":false,\"drv\":\"qcow2\","
+"   \"image\":{\"virtual-size\":8192}}}]";
+
+/* A writable disk nobody can name: an anonymous device, an automatic
+ * node name. */
+static const char query_block_unnamed[] =
+"[{\"device\":\"\",\"qdev\":\"/machine/peripheral/vd0/virtio-backend\","
+"  \"inserted\":{\"node-name\":\"vd0\",\"ro\":false,"
+"   \"image\":{\"virtual-size\":4096}}},"
+" {\"device\":\"\",\"qdev\":\"/machine/peripheral-anon/device[0]/virtio-backend\","
+"  \"inserted\":{\"node-name\":\"#block42\",\"ro\":false,"
 "   \"image\":{\"virtual-size\":4096}}}]";
 
 static int
@@ -47,7 +65,7 @@ test_disks(void)
 
 	CHECK(parse(&doc, nodes, 256, query_block) == 0);
 	CHECK(disks_from_query_block(&doc, 0, &all, err, sizeof(err)) == 0);
-	CHECK(all.n == 4);	/* the anonymous device has no ID to name */
+	CHECK(all.n == 7);
 	d = disks_find(&all, "vd0");
 	CHECK(d && strcmp(d->node, "vd0") == 0 && d->size == 67108864 &&
 	    !d->read_only && !d->empty);
@@ -57,12 +75,22 @@ test_disks(void)
 	CHECK(d && d->empty);
 	d = disks_find(&all, "ro0");
 	CHECK(d && d->read_only);
-	CHECK(disks_find(&all, "anon") == NULL);
+	/* An anonymous device is named by its node. */
+	d = disks_find(&all, "anon");
+	CHECK(d && strcmp(d->node, "anon") == 0);
+	/* scsi-hd and ide-hd: QEMU gives the device id itself. */
+	d = disks_find(&all, "disk0");
+	CHECK(d && strcmp(d->node, "disk0-fmt") == 0 && d->size == 8192);
+	d = disks_find(&all, "ide4");
+	CHECK(d && strcmp(d->node, "n4") == 0);
 
 	/* Default: libvirt's choice, every writable disk with a medium. */
 	CHECK(disks_select(&all, NULL, &out, err, sizeof(err)) == 0);
-	CHECK(out.n == 2 && strcmp(out.d[0].id, "vd0") == 0 &&
-	    strcmp(out.d[1].id, "drive1") == 0);
+	CHECK(out.n == 5 && strcmp(out.d[0].id, "vd0") == 0 &&
+	    strcmp(out.d[1].id, "drive1") == 0 &&
+	    strcmp(out.d[2].id, "anon") == 0 &&
+	    strcmp(out.d[3].id, "disk0") == 0 &&
+	    strcmp(out.d[4].id, "ide4") == 0);
 	CHECK(disks_select(&all, "drive1", &out, err, sizeof(err)) == 0);
 	CHECK(out.n == 1 && strcmp(out.d[0].id, "drive1") == 0);
 	CHECK(disks_select(&all, "drive1,vd0", &out, err, sizeof(err)) == 0);
@@ -70,6 +98,8 @@ test_disks(void)
 
 	CHECK(disks_select(&all, "vd9", &out, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "'vd9'") != NULL);
+	/* ... and says which disks there are. */
+	CHECK(strstr(err, "vd0, drive1, cd0, ro0, anon, disk0, ide4") != NULL);
 	CHECK(disks_select(&all, "vd0,vd0", &out, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "twice") != NULL);
 	CHECK(disks_select(&all, "vd0,", &out, err, sizeof(err)) < 0);
@@ -78,6 +108,25 @@ test_disks(void)
 	CHECK(strstr(err, "empty") != NULL);
 	CHECK(disks_select(&all, "ro0", &out, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "read-only") != NULL);
+
+	/* A writable disk without a name is not left behind silently: the
+	 * default choice fails and says which device it is. */
+	CHECK(parse(&doc, nodes, 256, query_block_unnamed) == 0);
+	CHECK(disks_from_query_block(&doc, 0, &all, err, sizeof(err)) == 0);
+	CHECK(all.n == 2);
+	CHECK(disks_select(&all, NULL, &out, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "peripheral-anon/device[0]") != NULL);
+	CHECK(disks_select(&all, "vd0", &out, err, sizeof(err)) == 0);
+	CHECK(out.n == 1);
+
+	/* Two disks of one name cannot both be exported. */
+	CHECK(parse(&doc, nodes, 256, "[{\"device\":\"\",\"qdev\":\"x\","
+	    "\"inserted\":{\"node-name\":\"a\",\"ro\":false,\"image\":"
+	    "{\"virtual-size\":1}}},{\"device\":\"x\",\"inserted\":"
+	    "{\"node-name\":\"b\",\"ro\":false,\"image\":"
+	    "{\"virtual-size\":1}}}]") == 0);
+	CHECK(disks_from_query_block(&doc, 0, &all, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "'x'") != NULL);
 
 	/* Malformed replies are errors, not crashes. */
 	CHECK(parse(&doc, nodes, 256, "{\"a\":1}") == 0);

@@ -1,0 +1,202 @@
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/sig.h"
+#include "base/sock.h"
+#include "migrate/confirm.h"
+
+#define CONFIRM_PREFIX "mig-confirm 1 "
+#define CONFIRM_PEER_MS 2000	/* one peer's turn: a line, an ack */
+#define CONFIRM_RETRY_MS 100
+
+static const char *const confirm_words[] = {
+	[CONFIRM_RUNNING] = "running",
+	[CONFIRM_PAUSED] = "paused",
+	[CONFIRM_FAILED] = "failed",
+};
+
+const char *
+confirm_word_name(enum confirm_word w)
+{
+	return (unsigned)w < 3 ? confirm_words[w] : "?";
+}
+
+int
+confirm_format(char *buf, size_t len, enum confirm_word w,
+    const char *reason)
+{
+	size_t at, room;
+
+	if (len < CONFIRM_LINE_MAX || (unsigned)w > CONFIRM_FAILED)
+		return -1;
+	at = (size_t)snprintf(buf, len, "%s%s", CONFIRM_PREFIX,
+	    confirm_words[w]);
+	if (reason && *reason) {
+		buf[at++] = ' ';
+		/* Room for the newline and the NUL. */
+		room = CONFIRM_LINE_MAX - 1 - at;
+		for (; *reason && room > 0; reason++, room--)
+			buf[at++] = (unsigned char)*reason < 0x20 ||
+			    *reason == 0x7f ? '?' : *reason;
+	}
+	buf[at++] = '\n';
+	buf[at] = '\0';
+	return (int)at;
+}
+
+int
+confirm_parse(const char *buf, size_t len, enum confirm_word *w,
+    char *reason, size_t reasonlen)
+{
+	size_t plen = sizeof(CONFIRM_PREFIX) - 1, i, wl;
+	const char *nl, *word, *rest;
+	unsigned k;
+
+	if (memcmp(buf, CONFIRM_PREFIX, len < plen ? len : plen) != 0)
+		return -1;
+	nl = memchr(buf, '\n', len);
+	if (nl == NULL)
+		return len >= CONFIRM_LINE_MAX ? -1 : 0;
+	if ((size_t)(nl - buf) < plen)
+		return -1;
+	word = buf + plen;
+	rest = memchr(word, ' ', (size_t)(nl - word));
+	wl = (size_t)((rest ? rest : nl) - word);
+	for (k = 0; k <= CONFIRM_FAILED; k++)
+		if (strlen(confirm_words[k]) == wl &&
+		    memcmp(word, confirm_words[k], wl) == 0)
+			break;
+	if (k > CONFIRM_FAILED)
+		return -1;
+	*w = (enum confirm_word)k;
+	if (reasonlen == 0)
+		return 1;
+	i = 0;
+	if (rest)
+		for (rest++; rest < nl && i + 1 < reasonlen; rest++)
+			reason[i++] = *rest;
+	reason[i] = '\0';
+	return 1;
+}
+
+/* Read up to len bytes into buf until deadline; how many, or -1. */
+static ssize_t
+confirm_read(int fd, char *buf, size_t len, int64_t deadline_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int64_t left = deadline_ms - clock_ms();
+
+	if (left <= 0)
+		return 0;
+	if (poll(&p, 1, (int)left) <= 0)
+		return -1;
+	return read(fd, buf, len);
+}
+
+/* One source's turn: the line out, the ack in.  1 acknowledged, else 0. */
+static int
+confirm_tell(int fd, const char *line, size_t len)
+{
+	int64_t until = clock_ms() + CONFIRM_PEER_MS;
+	char ack[8];
+	size_t got = 0;
+	ssize_t n;
+
+	if (sock_write_all(fd, line, len, until) < 0)
+		return 0;
+	while (got < sizeof(CONFIRM_ACK) - 1) {
+		n = confirm_read(fd, ack + got, sizeof(CONFIRM_ACK) - 1 - got,
+		    until);
+		if (n <= 0)
+			return 0;
+		got += (size_t)n;
+	}
+	return memcmp(ack, CONFIRM_ACK, got) == 0;
+}
+
+int
+confirm_serve(const struct endpoint *ep, enum confirm_word w,
+    const char *reason, int64_t deadline_ms, char *err, size_t errlen)
+{
+	char line[CONFIRM_LINE_MAX];
+	int lfd, fd, told = 0, len;
+	struct stat st;
+
+	len = confirm_format(line, sizeof(line), w, reason);
+	if (len < 0)
+		return -1;
+	/*
+	 * The path is ours (mig-recv reclaimed it for QEMU): a QEMU that is
+	 * still exiting may hold its listener a moment longer, so take the
+	 * path from it rather than wait.  A TCP port must be waited for.
+	 */
+	if (ep->kind == ENDPOINT_UNIX && stat(ep->path, &st) == 0 &&
+	    S_ISSOCK(st.st_mode))
+		unlink(ep->path);
+	while ((lfd = sock_listen(ep, err, errlen)) < 0) {
+		if (errno != EADDRINUSE || sig_stop ||
+		    clock_ms() + CONFIRM_RETRY_MS >= deadline_ms)
+			return -1;
+		poll(NULL, 0, CONFIRM_RETRY_MS);
+	}
+	/* Every way out: a source acknowledged, the deadline, a signal. */
+	while (!told && !sig_stop && clock_ms() < deadline_ms) {
+		fd = sock_accept(lfd, deadline_ms, err, errlen);
+		if (fd < 0)
+			continue;	/* deadline, signal or a passing error */
+		told = confirm_tell(fd, line, (size_t)len);
+		close(fd);
+	}
+	close(lfd);
+	if (ep->kind == ENDPOINT_UNIX)
+		unlink(ep->path);
+	return told;
+}
+
+int
+confirm_fetch(const struct endpoint *ep, int64_t deadline_ms,
+    enum confirm_word *w, char *reason, size_t reasonlen, char *err,
+    size_t errlen)
+{
+	char buf[CONFIRM_LINE_MAX];
+	size_t got;
+	ssize_t n;
+	int fd, rc;
+
+	/* A signal does not cut this short: the caller is already ending
+	 * the migration, and the answer decides where the guest goes. */
+	snprintf(err, errlen, "no answer");
+	while (clock_ms() < deadline_ms) {
+		fd = sock_connect(ep, deadline_ms, err, errlen);
+		if (fd < 0) {
+			/* Not listening yet, or a relay that found nobody. */
+			poll(NULL, 0, CONFIRM_RETRY_MS);
+			continue;
+		}
+		got = 0;
+		rc = 0;
+		while (rc == 0 && got < sizeof(buf)) {
+			n = confirm_read(fd, buf + got, sizeof(buf) - got,
+			    deadline_ms);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+			rc = confirm_parse(buf, got, w, reason, reasonlen);
+		}
+		if (rc == 1)
+			sock_write_all(fd, CONFIRM_ACK, sizeof(CONFIRM_ACK) - 1,
+			    clock_ms() + CONFIRM_PEER_MS);
+		close(fd);
+		if (rc == 1)
+			return 1;
+		snprintf(err, errlen, rc < 0 ? "the answer was not a "
+		    "confirmation line" : "the connection closed without an "
+		    "answer");
+		poll(NULL, 0, CONFIRM_RETRY_MS);
+	}
+	return 0;
+}
