@@ -14,15 +14,17 @@ static const char usage[] =
 "                [--postcopy [--postcopy-after-precopy]] [--parallel [--parallel-connections N]]\n"
 "                [--bandwidth MiB/s] [--downtime MS] [--auto-converge] [--compressed]\n"
 "                [--timeout SECS [--timeout-suspend | --timeout-postcopy]]\n"
-"                [--keep-source] [--verbose] [--json]\n"
+"                [--stall-timeout SECS] [--keep-source] [--verbose] [--json]\n"
 "Migrates the guest of the source QEMU to a destination prepared by mig-recv.\n"
 "Exit: 0 migrated; 1 failed, guest runs on the source; 2 bad input, nothing changed;\n"
-"      3 failed after the post-copy switch-over; 4 rollback incomplete, source paused.\n";
+"      3 failed after the post-copy switch-over; 4 the source guest is left paused\n"
+"      (rollback incomplete, or the destination's outcome unknown); 5 the source\n"
+"      QEMU died with the guest.\n";
 
 enum {
 	O_QMP = 256, O_URI, O_ALL, O_INC, O_DISKS_URI, O_DISKS, O_SYNC,
 	O_POSTCOPY, O_AFTER, O_PARALLEL, O_CONNS, O_BW, O_DOWNTIME, O_AC,
-	O_COMP, O_TIMEOUT, O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_JSON, O_HELP,
+	O_COMP, O_TIMEOUT, O_STALL, O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_JSON, O_HELP,
 };
 
 static const struct option longopts[] = {
@@ -42,6 +44,7 @@ static const struct option longopts[] = {
 	{ "auto-converge", no_argument, NULL, O_AC },
 	{ "compressed", no_argument, NULL, O_COMP },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "stall-timeout", required_argument, NULL, O_STALL },
 	{ "timeout-suspend", no_argument, NULL, O_T_SUSPEND },
 	{ "timeout-postcopy", no_argument, NULL, O_T_POSTCOPY },
 	{ "keep-source", no_argument, NULL, O_KEEP },
@@ -62,6 +65,7 @@ main(int argc, char **argv)
 	char err[300];
 
 	memset(&o, 0, sizeof(o));
+	o.stall_timeout_s = 60;
 	o.parallel_connections = 2;
 	log_init("mig-send", 0);
 	opterr = 0;
@@ -120,6 +124,11 @@ main(int argc, char **argv)
 		case O_TIMEOUT:
 			if (opt_number("--timeout", optarg, 1, 1 << 30,
 			    &o.timeout_s) < 0)
+				return SEND_USAGE;
+			break;
+		case O_STALL:
+			if (opt_number("--stall-timeout", optarg, 0, 1 << 30,
+			    &o.stall_timeout_s) < 0)
 				return SEND_USAGE;
 			break;
 		case O_T_SUSPEND: o.timeout_action = SEND_TIMEOUT_SUSPEND; break;

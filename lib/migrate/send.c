@@ -84,9 +84,12 @@ struct send {
 	int postcopy_requested;
 	int postcopy_active;
 	int timeout_fired;
+	int stalled;		/* no byte moved for --stall-timeout */
 	int rescuing;		/* in the guard, after mig-send died */
 	enum outcome outcome;
 	int64_t t0, t_migrate, next_tick;
+	uint64_t moved;		/* bytes QEMU said it sent, last we looked */
+	int64_t t_moved;	/* when that last grew */
 	uint64_t last_done;
 	int64_t last_t;
 	const char *phase;
@@ -356,8 +359,25 @@ send_start_postcopy(struct send *s, const char *why)
  * --timeout.  syncs is QEMU's count of passes over memory.
  */
 static void
-send_policy(struct send *s, int64_t syncs)
+send_policy(struct send *s, int64_t syncs, uint64_t transferred)
 {
+	int64_t now = clock_ms();
+
+	/* A stream that stops moving while QEMU calls it active never ends
+	 * by itself (a destination waiting for channels this side does not
+	 * open, a relay that stopped reading). */
+	if (transferred > s->moved || s->t_moved == 0 ||
+	    !send_status_is(s, "active", NULL)) {
+		s->moved = transferred;
+		s->t_moved = now;
+	} else if (s->o->stall_timeout_s &&
+	    now - s->t_moved >= s->o->stall_timeout_s * 1000) {
+		s->stalled = 1;
+		snprintf(s->err, sizeof(s->err), "the migration moved no byte "
+		    "for %lld s (both sides need the same --parallel and "
+		    "--postcopy; is the destination reading?)",
+		    (long long)s->o->stall_timeout_s);
+	}
 	if (s->o->postcopy_after_precopy && syncs >= 2)
 		send_start_postcopy(s, "first pass done");
 	if (sig_usr1) {
@@ -419,7 +439,7 @@ send_poll_migration(struct send *s, int act)
 		    dirty_bytes);
 	}
 	if (act)
-		send_policy(s, syncs);
+		send_policy(s, syncs, send_nonneg(transferred));
 }
 
 static int
@@ -461,7 +481,8 @@ send_wait(struct send *s, enum send_goal goal, int interruptible,
 	for (;;) {
 		if (send_reached(s, goal))
 			return SEND_REACHED;
-		if (goal == GOAL_MIRRORS_READY && send_mirror_failed(s))
+		if ((goal == GOAL_MIRRORS_READY && send_mirror_failed(s)) ||
+		    (goal == GOAL_SWITCHOVER && s->stalled))
 			return SEND_BROKE;
 		if (s->qe.gone) {
 			snprintf(s->err, sizeof(s->err), "%s", s->qe.err);
@@ -1204,6 +1225,7 @@ send_rescue(void *arg, int mark)
 	}
 	/* What mig-send had done since the fork is not in this copy: undo
 	 * all of it; what was not there is refused and skipped. */
+	s->changed = 1;
 	for (i = 0; i < s->ndisks; i++)
 		s->disk[i].job_started = s->disk[i].nbd_added = 1;
 	qemu_migration_status(&s->qe, s->status, sizeof(s->status));

@@ -40,6 +40,7 @@ struct send_opts {
 	int auto_converge;
 	int compressed;
 	int64_t timeout_s;		/* 0 = none */
+	int64_t stall_timeout_s;	/* fail if no byte moves; 0 = never */
 	enum send_timeout_action timeout_action;
 	int keep_source;
 	int verbose;

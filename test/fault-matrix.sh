@@ -1,0 +1,158 @@
+#!/bin/sh
+# The fault matrix: a migration with its disk copied, broken in each phase
+# by killing one of its processes (SIGKILL: no chance to clean up) or by a
+# user's mistake.  Each case asserts where the guest ends: running on the
+# source with nothing left behind there (source_clean), or as the case
+# says; the exit codes of both tools; and that no process is left waiting.
+# The phases are reached by condition (mig-send's phase and progress
+# events, QEMU's status), never by sleeping.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/qemu.sh"
+. "$(dirname "$0")/mig.sh"
+require_qemu
+
+# A killed tool's guard (a child of the same command line) finishes its
+# rescue in the background: wait until no process of that tool is left.
+_tool_alive() { pgrep -f "$BIN/mig-$1 --qmp unix:$T/$2.qmp" >/dev/null; }
+guards_done() {
+	wait_for 60 "mig-send's guard to finish" eval '! _tool_alive send src'
+	wait_for 60 "mig-recv's guard to finish" eval '! _tool_alive recv dst'
+}
+
+# dst_gone: the destination QEMU has quit, so the guest cannot run there.
+dst_gone() { wait_for 30 "the destination QEMU to quit" pid_gone "$(qemu_pid dst)"; }
+
+# start_pair PHASE: fresh QEMUs for a case whose fault comes in PHASE:
+# disk reads throttled to 2 MiB/s for disk-copy (8 MiB take 4 s), plain
+# otherwise (the memory phase is slowed by --bandwidth).
+start_pair() {
+	pair_disks
+	if [ "$1" = disk-copy ]; then pair_start throttle 2097152; else pair_start; fi
+}
+
+# migrate PHASE [MIG-SEND ARGS...]: start both tools, and return once
+# mig-send reported progress in PHASE.
+migrate() {
+	_ph=$1; shift
+	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
+		--timeout 120 --idle-timeout 5
+	_bw=
+	[ "$_ph" = memory ] && _bw="--bandwidth 4"
+	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
+		--disks-uri "unix:$T/nbd.sock" $_bw "$@"
+	wait_for 30 "the $_ph phase" phase_seen "$_ph"
+	wait_for 30 "a $_ph progress sample" progress_seen "$_ph"
+}
+
+# end_case: stop whatever QEMU is left, for the next case.
+end_case() {
+	stop_qemu src
+	stop_qemu dst
+	rm -f "$T"/*.sock
+}
+
+# outcome_is TOOL WORDS: the tool's --json summary ends with that outcome.
+outcome_is() {
+	grep -q "\"outcome\":\"$2\"" "$T/$1.json" ||
+		fail "mig-$1's summary does not say '$2': $(tail -n 1 "$T/$1.json")"
+}
+
+for phase in disk-copy memory; do
+	note "mig-send killed (SIGKILL) during $phase: its guard rolls back"
+	start_pair $phase
+	migrate $phase
+	kill -KILL $SEND_PID
+	guards_done
+	grep -q "guard: outcome: source running" "$T/send.err" ||
+		fail "the guard did not roll back: $(cat "$T/send.err")"
+	expect_status recv $RECV_PID 1 30
+	dst_gone
+	source_clean
+	end_case
+
+	note "mig-recv killed (SIGKILL) during $phase: its guard quits the destination"
+	start_pair $phase
+	migrate $phase
+	kill -KILL $RECV_PID
+	expect_status send $SEND_PID 1 60
+	outcome_is send "source running"
+	guards_done
+	dst_gone
+	source_clean
+	end_case
+done
+
+note "mig-send without --copy-storage-all, mig-recv exporting the disk"
+start_pair memory
+recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" --timeout 120
+send_start --migrate-uri "unix:$T/mig.sock"
+expect_status send $SEND_PID 1 60
+expect_status recv $RECV_PID 1 30
+grep -q "disk 'vd0' was exported but no source copied it" "$T/recv.err" ||
+	fail "mig-recv did not refuse the uncopied disk: $(cat "$T/recv.err")"
+outcome_is send "source running"
+dst_gone
+source_clean
+end_case
+
+note "--parallel given to mig-recv only: mig-send sees the stream stall"
+start_pair memory
+recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
+	--timeout 120 --parallel --idle-timeout 5
+send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
+	--disks-uri "unix:$T/nbd.sock" --stall-timeout 3
+expect_status send $SEND_PID 1 60
+grep -q "moved no byte" "$T/send.err" ||
+	fail "mig-send does not say the stream stalled: $(cat "$T/send.err")"
+expect_status recv $RECV_PID 1 60
+dst_gone
+source_clean
+end_case
+
+note "--parallel given to mig-send only"
+start_pair memory
+recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" --timeout 120
+send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
+	--disks-uri "unix:$T/nbd.sock" --parallel --stall-timeout 3
+expect_status send $SEND_PID 1 60
+expect_status recv $RECV_PID 1 60
+dst_gone
+source_clean
+end_case
+
+note "the tunnel cut during the disk copy: mig-recv gives up on a silent source"
+start_pair disk-copy
+tunnel_pair
+recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
+	--timeout 120 --idle-timeout 3
+send_start --migrate-uri "unix:$T/tmig.sock" --copy-storage-all \
+	--disks-uri "unix:$T/tnbd.sock"
+wait_for 30 "the disk-copy phase" phase_seen disk-copy
+wait_for 30 "a disk-copy progress sample" progress_seen disk-copy
+stop_pid $TUNNEL_PID
+expect_status send $SEND_PID 1 60
+expect_status recv $RECV_PID 1 60
+grep -q "the source went silent" "$T/recv.err" ||
+	fail "mig-recv does not say the source went silent: $(cat "$T/recv.err")"
+dst_gone
+source_clean
+end_case
+
+note "post-copy, the source QEMU killed after the switch: both say so (3)"
+pair_disks
+pair_start
+# Post-copy at 2 MiB/s lasts long enough to kill the source in it.
+qmp_cmd src '{"execute":"migrate-set-parameters","arguments":{"max-postcopy-bandwidth":2097152}}' \
+	>/dev/null || fail "max-postcopy-bandwidth"
+recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
+	--timeout 120 --postcopy
+send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
+	--disks-uri "unix:$T/nbd.sock" --postcopy --postcopy-after-precopy \
+	--bandwidth 32
+wait_for 60 "the postcopy phase" phase_seen postcopy
+phase_seen completed && fail "post-copy completed before the kill"
+kill -KILL "$(qemu_pid src)"
+expect_status send $SEND_PID 3 60
+expect_status recv $RECV_PID 3 60
+outcome_is send "paused on both (post-copy split)"
+stop_qemu dst
