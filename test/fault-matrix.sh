@@ -84,6 +84,11 @@ done
 
 note "mig-send without --copy-storage-all, mig-recv exporting the disk"
 start_pair memory
+# Settings of the source's own, which the rollback must put back.
+qmp_cmd src '{"execute":"migrate-set-capabilities","arguments":{"capabilities":[{"capability":"auto-converge","state":true}]}}' \
+	>/dev/null || fail "setting auto-converge"
+qmp_cmd src '{"execute":"migrate-set-parameters","arguments":{"downtime-limit":777}}' \
+	>/dev/null || fail "setting downtime-limit"
 recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" --timeout 120
 send_start --migrate-uri "unix:$T/mig.sock"
 expect_status send $SEND_PID 1 60
@@ -93,7 +98,43 @@ grep -q "disk 'vd0' was exported but no source copied it" "$T/recv.err" ||
 outcome_is send "source running"
 dst_gone
 source_clean
+hmp src 'info migrate_capabilities' | grep -qx 'auto-converge: on' ||
+	fail "the source's auto-converge was not restored"
+hmp src 'info migrate_parameters' | grep -qx 'downtime-limit: 777 ms' ||
+	fail "the source's downtime-limit was not restored"
 end_case
+
+# Between the stream's end and the guest's start on the destination:
+# mig-recv is frozen (SIGSTOP) before the stream starts, the destination
+# loads the guest and stays paused, the source waits for its word.
+for victim in qemu mig-recv; do
+	note "the destination's $victim killed after the stream completed: the source resumes"
+	start_pair memory
+	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
+		--timeout 120
+	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
+		--disks-uri "unix:$T/nbd.sock"
+	wait_for 30 "the memory phase" phase_seen memory
+	kill -STOP $RECV_PID
+	wait_for 60 "the stream to complete" phase_seen completed
+	[ "$(guest_status src)" = paused ] || fail "the source guest is not paused"
+	if [ $victim = qemu ]; then
+		kill -KILL "$(qemu_pid dst)"
+		dst_gone
+		kill -CONT $RECV_PID
+	else
+		kill -KILL $RECV_PID
+		guards_done
+		dst_gone
+	fi
+	expect_status send $SEND_PID 1 60
+	grep -q "the destination says it failed" "$T/send.err" ||
+		fail "mig-send did not hear the destination: $(cat "$T/send.err")"
+	outcome_is send "source running"
+	[ $victim = qemu ] && expect_status recv $RECV_PID 1 30
+	source_clean
+	end_case
+done
 
 note "--parallel given to mig-recv only: mig-send sees the stream stall"
 start_pair memory

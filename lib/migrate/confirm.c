@@ -2,6 +2,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,12 +18,13 @@ static const char *const confirm_words[] = {
 	[CONFIRM_RUNNING] = "running",
 	[CONFIRM_PAUSED] = "paused",
 	[CONFIRM_FAILED] = "failed",
+	[CONFIRM_ABORT] = "abort",
 };
 
 const char *
 confirm_word_name(enum confirm_word w)
 {
-	return (unsigned)w < 3 ? confirm_words[w] : "?";
+	return (unsigned)w <= CONFIRM_ABORT ? confirm_words[w] : "?";
 }
 
 int
@@ -31,7 +33,7 @@ confirm_format(char *buf, size_t len, enum confirm_word w,
 {
 	size_t at, room;
 
-	if (len < CONFIRM_LINE_MAX || (unsigned)w > CONFIRM_FAILED)
+	if (len < CONFIRM_LINE_MAX || (unsigned)w > CONFIRM_ABORT)
 		return -1;
 	at = (size_t)snprintf(buf, len, "%s%s", CONFIRM_PREFIX,
 	    confirm_words[w]);
@@ -66,11 +68,11 @@ confirm_parse(const char *buf, size_t len, enum confirm_word *w,
 	word = buf + plen;
 	rest = memchr(word, ' ', (size_t)(nl - word));
 	wl = (size_t)((rest ? rest : nl) - word);
-	for (k = 0; k <= CONFIRM_FAILED; k++)
+	for (k = 0; k <= CONFIRM_ABORT; k++)
 		if (strlen(confirm_words[k]) == wl &&
 		    memcmp(word, confirm_words[k], wl) == 0)
 			break;
-	if (k > CONFIRM_FAILED)
+	if (k > CONFIRM_ABORT)
 		return -1;
 	*w = (enum confirm_word)k;
 	if (reasonlen == 0)
@@ -118,22 +120,14 @@ confirm_tell(int fd, const char *line, size_t len)
 	return memcmp(ack, CONFIRM_ACK, got) == 0;
 }
 
-int
-confirm_serve(const struct endpoint *ep, enum confirm_word w,
-    const char *reason, int64_t deadline_ms, char *err, size_t errlen)
+/* The path is ours; a listener there (QEMU's) gives way to ours. */
+static int
+confirm_take(const struct endpoint *ep, int64_t deadline_ms, char *err,
+    size_t errlen)
 {
-	char line[CONFIRM_LINE_MAX];
-	int lfd, fd, told = 0, len;
 	struct stat st;
+	int lfd;
 
-	len = confirm_format(line, sizeof(line), w, reason);
-	if (len < 0)
-		return -1;
-	/*
-	 * The path is ours (mig-recv reclaimed it for QEMU): a QEMU that is
-	 * still exiting may hold its listener a moment longer, so take the
-	 * path from it rather than wait.  A TCP port must be waited for.
-	 */
 	if (ep->kind == ENDPOINT_UNIX && stat(ep->path, &st) == 0 &&
 	    S_ISSOCK(st.st_mode))
 		unlink(ep->path);
@@ -143,6 +137,66 @@ confirm_serve(const struct endpoint *ep, enum confirm_word w,
 			return -1;
 		poll(NULL, 0, CONFIRM_RETRY_MS);
 	}
+	return lfd;
+}
+
+int
+confirm_listen(const struct endpoint *ep, char *err, size_t errlen)
+{
+	int lfd;
+
+	if (ep->kind != ENDPOINT_UNIX) {
+		snprintf(err, errlen, "only a unix path can be taken from QEMU");
+		return -1;
+	}
+	lfd = confirm_take(ep, clock_ms(), err, errlen);
+	if (lfd >= 0)
+		sock_set_nonblock(lfd, 1);
+	return lfd;
+}
+
+int
+confirm_check(int lfd, char *reason, size_t reasonlen)
+{
+	char buf[CONFIRM_LINE_MAX];
+	int64_t until = clock_ms() + 1000;
+	enum confirm_word w;
+	size_t got = 0;
+	ssize_t n;
+	int fd, rc = 0;
+
+	fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	while (rc == 0 && got < sizeof(buf)) {
+		n = confirm_read(fd, buf + got, sizeof(buf) - got, until);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		rc = confirm_parse(buf, got, &w, reason, reasonlen);
+	}
+	close(fd);
+	return rc == 1 && w == CONFIRM_ABORT;
+}
+
+int
+confirm_serve(const struct endpoint *ep, enum confirm_word w,
+    const char *reason, int64_t deadline_ms, char *err, size_t errlen)
+{
+	char line[CONFIRM_LINE_MAX];
+	int lfd, fd, told = 0, len;
+
+	len = confirm_format(line, sizeof(line), w, reason);
+	if (len < 0)
+		return -1;
+	/*
+	 * The path is ours (mig-recv reclaimed it for QEMU): a QEMU that is
+	 * still exiting may hold its listener a moment longer, so take the
+	 * path from it rather than wait.  A TCP port must be waited for.
+	 */
+	lfd = confirm_take(ep, deadline_ms, err, errlen);
+	if (lfd < 0)
+		return -1;
 	/* Every way out: a source acknowledged, the deadline, a signal. */
 	while (!told && !sig_stop && clock_ms() < deadline_ms) {
 		fd = sock_accept(lfd, deadline_ms, err, errlen);
@@ -199,4 +253,24 @@ confirm_fetch(const struct endpoint *ep, int64_t deadline_ms,
 		poll(NULL, 0, CONFIRM_RETRY_MS);
 	}
 	return 0;
+}
+
+int
+confirm_abort(const struct endpoint *ep, const char *why,
+    int64_t deadline_ms, enum confirm_word *w, char *reason,
+    size_t reasonlen, char *err, size_t errlen)
+{
+	char line[CONFIRM_LINE_MAX];
+	int fd, len;
+
+	len = confirm_format(line, sizeof(line), CONFIRM_ABORT, why);
+	fd = sock_connect(ep, clock_ms() + CONFIRM_PEER_MS, err, errlen);
+	if (fd >= 0) {
+		if (len > 0)
+			sock_write_all(fd, line, (size_t)len,
+			    clock_ms() + CONFIRM_PEER_MS);
+		close(fd);
+	}
+	return confirm_fetch(ep, deadline_ms, w, reason, reasonlen, err,
+	    errlen);
 }

@@ -24,9 +24,11 @@ enum confirm_word {
 	CONFIRM_PAUSED,		/* it is on the destination, paused as asked */
 	CONFIRM_FAILED,		/* the destination does not have it: its QEMU
 				   quit or died before the guest ran there */
+	CONFIRM_ABORT,		/* source to destination: I gave up before the
+				   switch-over and run the guest again */
 };
 
-/* "running", "paused", "failed". */
+/* "running", "paused", "failed", "abort". */
 const char *confirm_word_name(enum confirm_word w);
 
 /*
@@ -56,6 +58,21 @@ int confirm_serve(const struct endpoint *ep, enum confirm_word w,
     const char *reason, int64_t deadline_ms, char *err, size_t errlen);
 
 /*
+ * Destination, while the stream runs: take the unix path ep from QEMU
+ * (whose listener has accepted every channel it waits for) and listen
+ * there, nonblocking, so that a source that gives up can say so.  Returns
+ * the listening fd, or -1 with err.
+ */
+int confirm_listen(const struct endpoint *ep, char *err, size_t errlen);
+
+/*
+ * Destination: has a source said CONFIRM_ABORT on lfd?  Takes one pending
+ * connection, if any, and reads its line for at most a second.  Returns 1
+ * with its reason, 0 if none did (the connection is closed either way).
+ */
+int confirm_check(int lfd, char *reason, size_t reasonlen);
+
+/*
  * Source: connect to ep, retrying until deadline_ms while nobody answers
  * (signals do not end the wait), read the line and acknowledge it.
  * Returns 1 with *w and reason, 0 if no word came by the deadline (err
@@ -64,5 +81,15 @@ int confirm_serve(const struct endpoint *ep, enum confirm_word w,
 int confirm_fetch(const struct endpoint *ep, int64_t deadline_ms,
     enum confirm_word *w, char *reason, size_t reasonlen, char *err,
     size_t errlen);
+
+/*
+ * Source, giving up before the switch-over: say CONFIRM_ABORT once on ep
+ * (a QEMU still listening there takes it for a broken stream and fails
+ * its incoming migration, a mig-recv quits its QEMU), then hear the
+ * destination's word as confirm_fetch does.
+ */
+int confirm_abort(const struct endpoint *ep, const char *why,
+    int64_t deadline_ms, enum confirm_word *w, char *reason,
+    size_t reasonlen, char *err, size_t errlen);
 
 #endif

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -84,11 +85,28 @@ progress_init(int verbose, FILE *json_out)
 void
 progress_json_line(const char *json)
 {
-	if (progress_json == NULL)
+	char line[4096];
+	size_t len = strlen(json), at = 0;
+	ssize_t n;
+	int fd;
+
+	if (progress_json == NULL || len + 1 > sizeof(line))
 		return;
-	fputs(json, progress_json);
-	fputc('\n', progress_json);
+	/* One write(2) per line, retried: a signal must not lose a line or
+	 * leave half of one, and lines of other writers must not interleave
+	 * with it. */
+	memcpy(line, json, len);
+	line[len++] = '\n';
 	fflush(progress_json);
+	fd = fileno(progress_json);
+	while (at < len) {
+		n = write(fd, line + at, len - at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		at += (size_t)n;
+	}
 }
 
 void

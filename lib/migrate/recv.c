@@ -43,6 +43,8 @@ struct recv {
 	int contact;		/* the source wrote to a disk */
 	int postcopy_seen;
 	int released;		/* NBD stopped and the guest let run */
+	int ctl;		/* listening on the incoming path, once the
+				   stream runs, for a source giving up */
 	int rescuing;
 	enum outcome outcome;
 	int64_t t0, last_write, next_writes;
@@ -375,6 +377,32 @@ recv_stream_began(const struct recv *r)
 }
 
 /*
+ * Once QEMU's listener has every channel it waits for, the incoming path
+ * is no use to it: listen there ourselves, so that a source that gives up
+ * can tell us (through a relay too) instead of leaving us waiting for a
+ * stream that has stopped.  A TCP port stays QEMU's.
+ */
+static void
+recv_take_path(struct recv *r)
+{
+	char err[300];
+
+	if (r->o->incoming.kind != ENDPOINT_UNIX)
+		return;
+	r->ctl = confirm_listen(&r->o->incoming, err, sizeof(err));
+	if (r->ctl < 0)
+		log_warn("%s", err);
+}
+
+static void
+recv_drop_path(struct recv *r)
+{
+	if (r->ctl >= 0)
+		close(r->ctl);
+	r->ctl = -1;
+}
+
+/*
  * Wait for the migration's end and release the guest; 0 on success, -1
  * with r->err.
  */
@@ -384,6 +412,7 @@ recv_wait(struct recv *r)
 	const struct recv_opts *o = r->o;
 	int64_t deadline = o->timeout_s ? r->t0 + o->timeout_s * 1000 : 0;
 	int64_t next_tick = 0, wake, now;
+	char why[CONFIRM_LINE_MAX];
 	struct qmp_msg *m;
 	int rc;
 
@@ -393,6 +422,7 @@ recv_wait(struct recv *r)
 			r->checked = 1;
 			if (r->bitmaps && recv_check_copied(r) < 0)
 				return -1;
+			recv_take_path(r);
 		}
 		if (recv_status_is(r, "postcopy-active") && !r->released) {
 			r->postcopy_seen = 1;
@@ -434,6 +464,12 @@ recv_wait(struct recv *r)
 		}
 		if (now >= next_tick) {
 			next_tick = now + RECV_TICK_MS;
+			if (r->ctl >= 0 && confirm_check(r->ctl, why,
+			    sizeof(why))) {
+				snprintf(r->err, sizeof(r->err), "the source gave "
+				    "up: %s", why);
+				return -1;
+			}
 			r->qe.limit = deadline;
 			recv_poll(r);
 			if (!recv_stream_began(r) && now >= r->next_writes) {
@@ -458,6 +494,7 @@ recv_tell(struct recv *r, enum confirm_word w, const char *reason)
 	int64_t ms = w == CONFIRM_FAILED ? RECV_TELL_FAIL_MS : RECV_CONFIRM_MS;
 	char err[300];
 
+	recv_drop_path(r);
 	if (r->o->incoming.kind == ENDPOINT_STDIO)
 		return;
 	if (confirm_serve(&r->o->incoming, w, reason, clock_ms() + ms, err,
@@ -564,6 +601,7 @@ recv_run(const struct recv_opts *o)
 	r->t0 = clock_ms();
 	r->outcome = OUTCOME_UNCHANGED;
 	r->guard.fd = -1;
+	r->ctl = -1;
 	sig_install();
 	progress_init(o->verbose, o->json);
 	if (qemu_open(&r->qe, &o->qmp, "destination", clock_ms() + 10000,

@@ -84,6 +84,7 @@ struct send {
 	int postcopy_requested;
 	int postcopy_active;
 	int timeout_fired;
+	int heard;		/* the destination's word came */
 	int stalled;		/* no byte moved for --stall-timeout */
 	int rescuing;		/* in the guard, after mig-send died */
 	enum outcome outcome;
@@ -883,43 +884,35 @@ send_start_migration(struct send *s)
 }
 
 /*
- * The destination QEMU waits for a stream; a connection closed at once
- * makes its incoming migration fail, so mig-recv quits it instead of
- * waiting for a source that gave up.
+ * The destination's word on the outcome (doc/confirm-protocol.md), within
+ * ms; with abort_why, said after telling the destination that we gave up
+ * before the switch-over (so it quits its QEMU rather than wait for a
+ * stream that will not come).  Returns 1 with *w (its reason in s->err
+ * for a failure), 0 if none came or none can come (a pipe carries nothing
+ * back: closing our end of it is all the destination hears).
  */
-static void
-send_poke_destination(struct send *s)
+static int
+send_hear(struct send *s, int64_t ms, enum confirm_word *w,
+    const char *abort_why)
 {
-	char err[300];
-	int fd;
+	char reason[CONFIRM_LINE_MAX], err[300];
+	int rc;
 
 	if (s->o->migrate_uri.kind == ENDPOINT_STDIO) {
 		send_drop_stdout();
-		return;
-	}
-	fd = sock_connect(&s->o->migrate_uri, clock_ms() + 2000, err,
-	    sizeof(err));
-	if (fd >= 0)
-		close(fd);
-}
-
-/*
- * The destination's word on the outcome (doc/confirm-protocol.md), within
- * ms.  Returns 1 with *w (its reason in s->err for a failure), 0 if none
- * came or none can come (a pipe carries nothing back).
- */
-static int
-send_hear(struct send *s, int64_t ms, enum confirm_word *w)
-{
-	char reason[CONFIRM_LINE_MAX], err[300];
-
-	if (s->o->migrate_uri.kind == ENDPOINT_STDIO)
 		return 0;
-	if (!confirm_fetch(&s->o->migrate_uri, clock_ms() + ms, w, reason,
-	    sizeof(reason), err, sizeof(err))) {
+	}
+	if (s->heard)
+		return 0;
+	rc = abort_why ? confirm_abort(&s->o->migrate_uri, abort_why,
+	    clock_ms() + ms, w, reason, sizeof(reason), err, sizeof(err)) :
+	    confirm_fetch(&s->o->migrate_uri, clock_ms() + ms, w, reason,
+	    sizeof(reason), err, sizeof(err));
+	if (!rc) {
 		log_info("no word from the destination: %s", err);
 		return 0;
 	}
+	s->heard = 1;
 	if (*w == CONFIRM_FAILED) {
 		log_err("the destination says it failed%s%s", reason[0] ?
 		    ": " : "", reason);
@@ -947,8 +940,7 @@ send_rollback(struct send *s)
 
 	progress_end_line();
 	if (s->qe.gone) {
-		send_poke_destination(s);
-		send_hear(s, SEND_HEAR_MS, &w);
+		send_hear(s, SEND_HEAR_MS, &w, "the source QEMU is gone");
 		log_err("the source QEMU is gone: the guest is lost with it");
 		s->outcome = OUTCOME_LOST;
 		return SEND_LOST;
@@ -991,7 +983,8 @@ send_rollback(struct send *s)
 	}
 	if (s->changed && send_restore_settings(s) < 0)
 		log_warn("migration settings not restored: %s", s->err);
-	send_poke_destination(s);
+	/* The destination gives up too, and says why it failed if it did. */
+	send_hear(s, SEND_HEAR_MS, &w, "mig-send rolled back");
 	if (qemu_run_state(&s->qe, state, sizeof(state)) != QEMU_OK)
 		snprintf(why, sizeof(why), "%s", s->qe.err);
 	else if (s->was_running && strcmp(state, "running") != 0 &&
@@ -1009,9 +1002,6 @@ send_rollback(struct send *s)
 		s->outcome = OUTCOME_SOURCE_PAUSED;
 		return SEND_STUCK;
 	}
-	/* The destination's reason, if it has one; it also lets mig-recv
-	 * go at once instead of waiting for a source that will not ask. */
-	send_hear(s, SEND_HEAR_MS, &w);
 	log_info("rolled back: the guest %s on the source", s->was_running ?
 	    "runs" : "is paused, as it was,");
 	s->outcome = s->was_running ? OUTCOME_SOURCE_RUNNING :
@@ -1099,7 +1089,7 @@ send_settle(struct send *s, int completed)
 	enum confirm_word w;
 
 	progress_end_line();
-	if (!send_hear(s, SEND_CONFIRM_MS, &w)) {
+	if (!send_hear(s, SEND_CONFIRM_MS, &w, NULL)) {
 		if (completed && s->o->migrate_uri.kind == ENDPOINT_STDIO) {
 			/* QEMU heard the destination load the state, if the
 			 * stream is two-way; a pipe tells nothing. */
