@@ -39,8 +39,8 @@ confirm_format(char *buf, size_t len, enum confirm_word w,
 	    confirm_words[w]);
 	if (reason && *reason) {
 		buf[at++] = ' ';
-		/* Room for the newline and the NUL. */
-		room = CONFIRM_LINE_MAX - 1 - at;
+		/* Room for the newline and the NUL within the line. */
+		room = CONFIRM_LINE_MAX - 2 - at;
 		for (; *reason && room > 0; reason++, room--)
 			buf[at++] = (unsigned char)*reason < 0x20 ||
 			    *reason == 0x7f ? '?' : *reason;
