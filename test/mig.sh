@@ -144,12 +144,17 @@ copy_writes_arrived() {
 
 # assert_moved SRCIMG DSTIMG: a migration started with send_start and
 # recv_start succeeded: both exited 0, mig-send's JSON has the completed
-# summary, and assert_switched SRCIMG DSTIMG holds.
+# summary with the memory it moved and the guest on the destination, and
+# assert_switched SRCIMG DSTIMG holds.
 assert_moved() {
 	expect_status send $SEND_PID 0
 	expect_status recv $RECV_PID 0
 	grep -q '"event":"summary","result":"completed"' "$T/send.json" ||
 		fail "no summary line"
+	grep -q '"memory_bytes":[1-9][0-9]*,' "$T/send.json" ||
+		fail "the summary counts no memory bytes: $(tail -n 1 "$T/send.json")"
+	grep -q '"outcome":"destination running"' "$T/send.json" ||
+		fail "the summary's outcome: $(tail -n 1 "$T/send.json")"
 	assert_switched "$1" "$2"
 }
 

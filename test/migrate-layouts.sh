@@ -4,7 +4,8 @@
 # scsi-hd, ide-hd, an anonymous device on a named node) and the -blockdev
 # JSON with a separate file node that libvirt generates.  mig-recv exports
 # every writable disk, mig-send copies every one: both exit 0, the guest
-# moves, and each destination image reads like its source.
+# moves, and each destination image reads like its source.  Before, a dry
+# run lists them all with what the destination needs.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/qemu.sh"
 . "$(dirname "$0")/mig.sh"
@@ -42,6 +43,27 @@ done
 start_src src $(layout src)
 start_dst dst $(layout dst)
 wait_count src 2
+
+# Before the destination is ready: --dry-run says what it needs, and
+# changes nothing.
+expect_exit 0 "$BIN/mig-send" --qmp "unix:$T/src.qmp" --dry-run \
+	--migrate-uri "unix:$T/mig.sock" --copy-storage-all \
+	--disks-uri "unix:$T/nbd.sock" --parallel
+for id in $DISKS; do
+	grep -q "^  disk $id: qcow2, 16777216 bytes" "$T/out" ||
+		fail "--dry-run does not list disk '$id': $(cat "$T/out")"
+done
+[ "$(grep -c 'qemu-img create -f qcow2 IMAGE 16777216$' "$T/out")" = 9 ] ||
+	fail "--dry-run: not 9 qemu-img lines: $(cat "$T/out")"
+grep -q "mig-recv needs: --incoming URI --nbd URI --parallel$" "$T/out" ||
+	fail "--dry-run: mig-recv's options: $(cat "$T/out")"
+expect_exit 0 "$BIN/mig-send" --qmp "unix:$T/src.qmp" --dry-run --json \
+	--migrate-uri "unix:$T/mig.sock" --copy-storage-all \
+	--disks-uri "unix:$T/nbd.sock"
+grep -q '"event":"dry-run","guest":"running","disks":\[{"id":"drv1","format":"qcow2","size":16777216}' "$T/out" ||
+	fail "--dry-run --json: $(cat "$T/out")"
+o=$(qmp_cmd src '{"execute":"query-migrate"}' | tr -d '\r')
+[ "$o" = '{"return": {}}' ] || fail "--dry-run changed the source: $o"
 
 recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
 	--timeout 150 --verbose

@@ -13,6 +13,7 @@
 #define CONFIRM_PREFIX "mig-confirm 1 "
 #define CONFIRM_PEER_MS 2000	/* one peer's turn: a line, an ack */
 #define CONFIRM_RETRY_MS 100
+#define CONFIRM_PATH_MS 200	/* how often the path is checked as ours */
 
 static const char *const confirm_words[] = {
 	[CONFIRM_RUNNING] = "running",
@@ -120,6 +121,17 @@ confirm_tell(int fd, const char *line, size_t len)
 	return memcmp(ack, CONFIRM_ACK, got) == 0;
 }
 
+/* The inode at a unix endpoint's path (0 if none; always 0 for TCP). */
+static ino_t
+confirm_path_ino(const struct endpoint *ep)
+{
+	struct stat st;
+
+	if (ep->kind != ENDPOINT_UNIX || stat(ep->path, &st) < 0)
+		return 0;
+	return st.st_ino;
+}
+
 /* The path is ours; a listener there (QEMU's) gives way to ours. */
 static int
 confirm_take(const struct endpoint *ep, int64_t deadline_ms, char *err,
@@ -185,6 +197,7 @@ confirm_serve(const struct endpoint *ep, enum confirm_word w,
 {
 	char line[CONFIRM_LINE_MAX];
 	int lfd, fd, told = 0, len;
+	ino_t ino;
 
 	len = confirm_format(line, sizeof(line), w, reason);
 	if (len < 0)
@@ -197,16 +210,29 @@ confirm_serve(const struct endpoint *ep, enum confirm_word w,
 	lfd = confirm_take(ep, deadline_ms, err, errlen);
 	if (lfd < 0)
 		return -1;
+	ino = confirm_path_ino(ep);
 	/* Every way out: a source acknowledged, the deadline, a signal. */
 	while (!told && !sig_stop && clock_ms() < deadline_ms) {
-		fd = sock_accept(lfd, deadline_ms, err, errlen);
+		/*
+		 * QEMU unlinks its unix listener's path when it closes it,
+		 * which may come after we took the path (post-copy ends
+		 * late): put ours back whenever the path is not ours.
+		 */
+		if (ino != confirm_path_ino(ep)) {
+			close(lfd);
+			lfd = confirm_take(ep, deadline_ms, err, errlen);
+			if (lfd < 0)
+				return -1;
+			ino = confirm_path_ino(ep);
+		}
+		fd = sock_accept(lfd, clock_ms() + CONFIRM_PATH_MS, err, errlen);
 		if (fd < 0)
-			continue;	/* deadline, signal or a passing error */
+			continue;	/* a slice passed, a signal, an error */
 		told = confirm_tell(fd, line, (size_t)len);
 		close(fd);
 	}
 	close(lfd);
-	if (ep->kind == ENDPOINT_UNIX)
+	if (ep->kind == ENDPOINT_UNIX && ino == confirm_path_ino(ep))
 		unlink(ep->path);
 	return told;
 }

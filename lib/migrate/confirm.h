@@ -49,9 +49,10 @@ int confirm_parse(const char *buf, size_t len, enum confirm_word *w,
     char *reason, size_t reasonlen);
 
 /*
- * Destination: listen on ep (a stale unix socket there is replaced) and
- * tell every source that connects, until one acknowledged or deadline_ms
- * passed or a stopping signal came.  Returns 1 if a source acknowledged,
+ * Destination: listen on ep (a socket there is replaced; if QEMU, closing
+ * its listener late, unlinks the path, it is bound again) and tell every
+ * source that connects, until one acknowledged or deadline_ms passed or a
+ * stopping signal came.  Returns 1 if a source acknowledged,
  * 0 if none did, -1 with err if ep could not be listened on.
  */
 int confirm_serve(const struct endpoint *ep, enum confirm_word w,

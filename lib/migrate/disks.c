@@ -80,6 +80,11 @@ disks_from_query_block(const struct json_doc *doc, int ret,
 			return -1;
 		}
 		d->read_only = ro;
+		/* The image's own format, under any filter (throttle). */
+		if (json_path_string(doc, ins, "image.format", d->format,
+		    sizeof(d->format)) < 1)
+			json_path_string(doc, ins, "drv", d->format,
+			    sizeof(d->format));
 		/* An anonymous device on a node the user named: the node name
 		 * is the only name both sides can share. */
 		if (d->id[0] == '\0' && d->node[0] != '#' &&

@@ -24,6 +24,7 @@ struct disk {
 	char id[DISK_ID_MAX];
 	char node[DISK_NODE_MAX];	/* top block node, for mirror/export */
 	int64_t size;			/* virtual size in bytes */
+	char format[16];		/* the image's format: qcow2, raw, ... */
 	int read_only;
 	int empty;			/* no medium */
 	char where[128];		/* the device as QEMU names it, for

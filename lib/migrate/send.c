@@ -90,6 +90,10 @@ struct send {
 	enum outcome outcome;
 	int64_t t0, t_migrate, next_tick;
 	uint64_t moved;		/* bytes QEMU said it sent, last we looked */
+	int64_t syncs;		/* passes over memory QEMU has made */
+	uint64_t left[3];	/* memory left after the last three passes */
+	int told_converge;
+	int64_t downtime, ram;	/* QEMU's figures, once it ended */
 	int64_t t_moved;	/* when that last grew */
 	uint64_t last_done;
 	int64_t last_t;
@@ -360,9 +364,27 @@ send_start_postcopy(struct send *s, const char *why)
  * --timeout.  syncs is QEMU's count of passes over memory.
  */
 static void
-send_policy(struct send *s, int64_t syncs, uint64_t transferred)
+send_policy(struct send *s, int64_t syncs, uint64_t transferred,
+    uint64_t remaining, uint64_t dirty_rate, uint64_t rate)
 {
 	int64_t now = clock_ms();
+	char b1[32], b2[32], b3[32];
+
+	/* After each pass: has what is left shrunk over the last three? */
+	if (syncs > s->syncs) {
+		s->syncs = syncs;
+		s->left[syncs % 3] = remaining;
+		if (syncs >= 4 && !s->told_converge &&
+		    remaining >= s->left[(syncs + 1) % 3] / 10 * 9) {
+			s->told_converge = 1;
+			log_warn("memory does not converge: after %lld passes "
+			    "%s is still left; the guest dirties %s/s, %s/s "
+			    "are sent. --auto-converge, --postcopy or --timeout "
+			    "help", (long long)syncs, progress_bytes(remaining,
+			    b1, sizeof(b1)), progress_bytes(dirty_rate, b2,
+			    sizeof(b2)), progress_bytes(rate, b3, sizeof(b3)));
+		}
+	}
 
 	/* A stream that stops moving while QEMU calls it active never ends
 	 * by itself (a destination waiting for channels this side does not
@@ -411,7 +433,7 @@ send_poll_migration(struct send *s, int act)
 	int64_t transferred = 0, remaining = 0, total = 0, dirty = 0;
 	int64_t page = 4096, syncs = 0;
 	double mbps = 0;
-	uint64_t dirty_bytes;
+	uint64_t dirty_bytes = 0;
 	int ram, mb;
 
 	if (send_exec(s, "query-migrate", NULL, &m) != QEMU_OK)
@@ -440,7 +462,9 @@ send_poll_migration(struct send *s, int act)
 		    dirty_bytes);
 	}
 	if (act)
-		send_policy(s, syncs, send_nonneg(transferred));
+		send_policy(s, syncs, send_nonneg(transferred),
+		    send_nonneg(remaining), dirty_bytes, (uint64_t)(mbps * 1e6 /
+		    8));
 }
 
 static int
@@ -710,7 +734,7 @@ send_check_disks(struct send *s)
 	struct qmp_msg *m;
 	char names[256];
 	size_t i;
-	int rc;
+	int rc = NBD_PROBE_FOUND;
 
 	if (send_exec(s, "query-block", NULL, &m) != QEMU_OK)
 		return -1;
@@ -734,6 +758,10 @@ send_check_disks(struct send *s)
 		d->d = chosen.d[i];
 		snprintf(d->nbd_node, sizeof(d->nbd_node), "mig-nbd-%zu", i);
 		snprintf(d->job, sizeof(d->job), "mig-mirror-%zu", i);
+		/* A dry run asks what the destination needs: it may not be
+		 * there yet. */
+		if (o->dry_run)
+			continue;
 		rc = send_probe(s, d->d.id, &info);
 		if (rc == NBD_PROBE_MISSING) {
 			snprintf(s->err, sizeof(s->err), "the destination "
@@ -789,7 +817,7 @@ send_preflight(struct send *s)
 		    "progress (status '%s')", state);
 		return -1;
 	}
-	if (o->migrate_uri.kind == ENDPOINT_UNIX &&
+	if (o->migrate_uri.kind == ENDPOINT_UNIX && !o->dry_run &&
 	    (stat(o->migrate_uri.path, &st) < 0 || !S_ISSOCK(st.st_mode))) {
 		snprintf(s->err, sizeof(s->err), "no migration socket at %s "
 		    "(is mig-recv ready?)", o->migrate_uri.path);
@@ -1009,29 +1037,38 @@ send_rollback(struct send *s)
 	return SEND_FAILED;
 }
 
+/*
+ * The figures of a migration QEMU ended (before the source may quit).
+ * QEMU 7.2 says "completed" a moment before it computes the downtime: ask
+ * again for up to a second while it reads 0.
+ */
+static void
+send_figures(struct send *s)
+{
+	struct qmp_msg *m;
+	int64_t until = clock_ms() + 1000;
+
+	while (s->migrate_issued && !s->qe.gone) {
+		if (send_exec(s, "query-migrate", NULL, &m) != QEMU_OK)
+			break;
+		json_path_int(&m->doc, m->value, "downtime", &s->downtime);
+		json_path_int(&m->doc, m->value, "ram.transferred", &s->ram);
+		if (s->downtime > 0 || clock_ms() >= until ||
+		    !send_status_is(s, "completed", NULL))
+			break;
+		poll(NULL, 0, 20);
+	}
+}
+
 static void
 send_summary(struct send *s, const char *result)
 {
-	struct qmp_msg *m;
-	int64_t downtime = 0, ram = 0;
+	int64_t downtime = s->downtime, ram = s->ram;
 	char buf[2048], b1[32];
 	struct jsonw w;
 	uint64_t disk_total = 0;
 	size_t i;
 
-	/* QEMU 7.2 says "completed" a moment before it computes the
-	 * downtime: ask again for up to a second while it reads 0. */
-	for (int64_t until = clock_ms() + 1000; s->migrate_issued &&
-	    !s->qe.gone;) {
-		if (send_exec(s, "query-migrate", NULL, &m) != QEMU_OK)
-			break;
-		json_path_int(&m->doc, m->value, "downtime", &downtime);
-		json_path_int(&m->doc, m->value, "ram.transferred", &ram);
-		if (downtime > 0 || clock_ms() >= until ||
-		    strcmp(result, "completed") != 0)
-			break;
-		poll(NULL, 0, 20);
-	}
 	jsonw_init(&w, buf, sizeof(buf));
 	jsonw_obj_begin(&w);
 	jsonw_kstr(&w, "event", "summary");
@@ -1126,6 +1163,7 @@ static int
 send_fail(struct send *s)
 {
 	progress_end_line();
+	send_figures(s);
 	/* QEMU's own reason comes with a poll, not with the event. */
 	if (s->migrate_issued && !s->qe.gone && !s->error_desc[0] &&
 	    send_status_failed(s))
@@ -1189,7 +1227,68 @@ send_migrate(struct send *s)
 		return send_fail(s);
 	}
 	send_phase(s, "completed");
+	send_figures(s);
 	return send_settle(s, 1);
+}
+
+/*
+ * --dry-run: after the checks, what the destination needs, as text on
+ * standard output (or one JSON object with --json).
+ */
+static void
+send_dry_run(struct send *s)
+{
+	const struct send_opts *o = s->o;
+	char buf[4096], size[32], opts[256];
+	struct jsonw w;
+	size_t i;
+
+	snprintf(opts, sizeof(opts), "--incoming %s%s%s%s%s%s",
+	    o->migrate_uri.kind == ENDPOINT_STDIO ? "-" : "URI",
+	    s->ndisks ? " --nbd URI" : "", o->postcopy ? " --postcopy" : "",
+	    o->parallel ? " --parallel" : "",
+	    o->parallel && o->parallel_connections != 2 ?
+	    " --parallel-connections " : "",
+	    o->parallel && o->parallel_connections != 2 ?
+	    (snprintf(size, sizeof(size), "%d", o->parallel_connections),
+	    size) : "");
+	if (o->json) {
+		jsonw_init(&w, buf, sizeof(buf));
+		jsonw_obj_begin(&w);
+		jsonw_kstr(&w, "event", "dry-run");
+		jsonw_kstr(&w, "guest", s->was_running ? "running" : "paused");
+		jsonw_key(&w, "disks");
+		jsonw_arr_begin(&w);
+		for (i = 0; i < s->ndisks; i++) {
+			jsonw_obj_begin(&w);
+			jsonw_kstr(&w, "id", s->disk[i].d.id);
+			jsonw_kstr(&w, "format", s->disk[i].d.format);
+			jsonw_kint(&w, "size", s->disk[i].d.size);
+			jsonw_obj_end(&w);
+		}
+		jsonw_arr_end(&w);
+		jsonw_kstr(&w, "mig_recv", opts);
+		jsonw_obj_end(&w);
+		if (jsonw_finish(&w) >= 0)
+			progress_json_line(buf);
+		return;
+	}
+	printf("the source guest is %s; nothing was changed.\n",
+	    s->was_running ? "running" : "paused");
+	if (s->ndisks)
+		printf("the destination QEMU needs these disks, empty, each "
+		    "under the same ID\n(the -drive id, the device id, or "
+		    "the node name of an anonymous device):\n");
+	for (i = 0; i < s->ndisks; i++) {
+		const struct disk *d = &s->disk[i].d;
+
+		printf("  disk %s: %s, %lld bytes (%s)\n"
+		    "    qemu-img create -f %s IMAGE %lld\n", d->id, d->format,
+		    (long long)d->size, progress_bytes((uint64_t)d->size, size,
+		    sizeof(size)), d->format, (long long)d->size);
+	}
+	printf("and mig-recv needs: %s\n", opts);
+	fflush(stdout);
 }
 
 /*
@@ -1269,6 +1368,11 @@ send_run(const struct send_opts *o)
 		send_summary(s, "bad-input");
 		qemu_close(&s->qe);
 		return SEND_USAGE;
+	}
+	if (o->dry_run) {
+		send_dry_run(s);
+		qemu_close(&s->qe);
+		return SEND_OK;
 	}
 	if (sig_stop) {
 		log_err("interrupted before anything changed");

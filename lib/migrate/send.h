@@ -43,6 +43,7 @@ struct send_opts {
 	int64_t stall_timeout_s;	/* fail if no byte moves; 0 = never */
 	enum send_timeout_action timeout_action;
 	int keep_source;
+	int dry_run;			/* check, say what the destination needs */
 	int verbose;
 	FILE *json;			/* JSON lines go here, or NULL */
 };
