@@ -5,12 +5,14 @@
 
 #include "base/log.h"
 #include "base/opt.h"
+#include "base/version.h"
 #include "migrate/recv.h"
 
 static const char usage[] =
 "usage: mig-recv --qmp unix:DST_QMP [--incoming unix:PATH|tcp:H:P|-] [--nbd unix:PATH|tcp:H:P]\n"
 "                [--migrate-disks ID,...] [--postcopy] [--parallel [--parallel-connections N]]\n"
-"                [--paused] [--timeout SECS] [--idle-timeout SECS] [--verbose] [--json]\n"
+"                [--paused] [--timeout SECS] [--idle-timeout SECS] [--wait SECS]\n"
+"                [--ready-file PATH] [--verbose] [--json] [--help] [--version]\n"
 "Prepares a destination QEMU started with -incoming defer, prints 'ready' once\n"
 "its sockets listen, and starts the guest when the migration has completed.\n"
 "Exit: 0 migrated; 1 failed, the guest is not here (destination QEMU quit);\n"
@@ -19,7 +21,7 @@ static const char usage[] =
 
 enum {
 	O_QMP = 256, O_INCOMING, O_NBD, O_DISKS, O_POSTCOPY, O_PARALLEL,
-	O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE, O_JSON,
+	O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE, O_WAIT, O_READY, O_JSON,
 };
 
 static const struct option longopts[] = {
@@ -33,9 +35,12 @@ static const struct option longopts[] = {
 	{ "paused", no_argument, NULL, O_PAUSED },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "idle-timeout", required_argument, NULL, O_IDLE },
+	{ "wait", required_argument, NULL, O_WAIT },
+	{ "ready-file", required_argument, NULL, O_READY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -88,6 +93,18 @@ main(int argc, char **argv)
 			    &o.timeout_s) < 0)
 				return RECV_USAGE;
 			break;
+		case O_WAIT:
+			if (opt_number("--wait", optarg, 0, 1 << 20,
+			    &o.wait_s) < 0)
+				return RECV_USAGE;
+			break;
+		case O_READY:
+			if (*optarg == '\0') {
+				log_err("--ready-file needs a path");
+				return RECV_USAGE;
+			}
+			o.ready_file = optarg;
+			break;
 		case O_IDLE:
 			if (opt_number("--idle-timeout", optarg, 0, 1 << 30,
 			    &o.idle_timeout_s) < 0)
@@ -97,6 +114,9 @@ main(int argc, char **argv)
 		case O_JSON: json = 1; break;
 		case 'h':
 			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			puts("mig-recv " MIG_VERSION);
 			return 0;
 		default:
 			opt_bad(c, argv, "vh");

@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "base/opt.h"
+#include "base/version.h"
 #include "migrate/send.h"
 
 static const char usage[] =
@@ -14,7 +15,8 @@ static const char usage[] =
 "                [--postcopy [--postcopy-after-precopy]] [--parallel [--parallel-connections N]]\n"
 "                [--bandwidth MiB/s] [--downtime MS] [--auto-converge] [--compressed]\n"
 "                [--timeout SECS [--timeout-suspend | --timeout-postcopy]]\n"
-"                [--stall-timeout SECS] [--keep-source] [--dry-run] [--verbose] [--json]\n"
+"                [--stall-timeout SECS] [--keep-source] [--dry-run] [--wait SECS]\n"
+"                [--verbose] [--json] [--help] [--version]\n"
 "Migrates the guest of the source QEMU to a destination prepared by mig-recv.\n"
 "Exit: 0 migrated; 1 failed, guest runs on the source; 2 bad input, nothing changed;\n"
 "      3 failed after the post-copy switch-over; 4 the source guest is left paused\n"
@@ -24,7 +26,7 @@ static const char usage[] =
 enum {
 	O_QMP = 256, O_URI, O_ALL, O_INC, O_DISKS_URI, O_DISKS, O_SYNC,
 	O_POSTCOPY, O_AFTER, O_PARALLEL, O_CONNS, O_BW, O_DOWNTIME, O_AC,
-	O_COMP, O_TIMEOUT, O_STALL, O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_JSON, O_HELP,
+	O_COMP, O_TIMEOUT, O_STALL, O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_WAIT, O_JSON, O_HELP,
 };
 
 static const struct option longopts[] = {
@@ -49,9 +51,11 @@ static const struct option longopts[] = {
 	{ "timeout-postcopy", no_argument, NULL, O_T_POSTCOPY },
 	{ "keep-source", no_argument, NULL, O_KEEP },
 	{ "dry-run", no_argument, NULL, O_DRY },
+	{ "wait", required_argument, NULL, O_WAIT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -135,11 +139,19 @@ main(int argc, char **argv)
 		case O_T_SUSPEND: o.timeout_action = SEND_TIMEOUT_SUSPEND; break;
 		case O_T_POSTCOPY: o.timeout_action = SEND_TIMEOUT_POSTCOPY; break;
 		case O_DRY: o.dry_run = 1; break;
+		case O_WAIT:
+			if (opt_number("--wait", optarg, 0, 1 << 20,
+			    &o.wait_s) < 0)
+				return SEND_USAGE;
+			break;
 		case O_KEEP: o.keep_source = 1; break;
 		case 'v': o.verbose = 1; break;
 		case O_JSON: json = 1; break;
 		case 'h':
 			fputs(usage, stdout);
+			return 0;
+		case 'V':
+			puts("mig-send " MIG_VERSION);
 			return 0;
 		default:
 			opt_bad(c, argv, "vh");

@@ -1,3 +1,5 @@
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -560,6 +562,32 @@ recv_summary(struct recv *r, const char *result)
 		progress_json_line(buf);
 }
 
+/*
+ * --ready-file: "ready" in a file that appears whole (written aside, then
+ * renamed), for a source in another container that shares the directory.
+ */
+static int
+recv_ready_file(const char *path)
+{
+	char tmp[4096];
+	int fd, ok;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, "ready\n", 6) == 6 && fsync(fd) == 0;
+	close(fd);
+	if (!ok || rename(tmp, path) < 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
 /* In the guard, after mig-recv died: what mig-recv would have done. */
 static void
 recv_rescue(void *arg, int mark)
@@ -604,8 +632,8 @@ recv_run(const struct recv_opts *o)
 	r->ctl = -1;
 	sig_install();
 	progress_init(o->verbose, o->json);
-	if (qemu_open(&r->qe, &o->qmp, "destination", clock_ms() + 10000,
-	    0) < 0) {
+	if (qemu_open(&r->qe, &o->qmp, "destination", clock_ms() + (o->wait_s >
+	    10 ? o->wait_s * 1000 : 10000), o->wait_s > 0) < 0) {
 		log_err("%s", r->qe.err);
 		recv_summary(r, "bad-input");
 		return RECV_USAGE;
@@ -631,6 +659,9 @@ recv_run(const struct recv_opts *o)
 		fputs("ready\n", stdout);
 		fflush(stdout);
 	}
+	if (o->ready_file && recv_ready_file(o->ready_file) < 0)
+		log_warn("cannot create --ready-file %s: %s", o->ready_file,
+		    strerror(errno));
 	if (recv_wait(r) < 0) {
 		rc = recv_fail(r);
 		goto out;
@@ -644,6 +675,8 @@ out:
 		log_info("outcome: %s", outcome_name(r->outcome));
 	else
 		log_err("outcome: %s", outcome_name(r->outcome));
+	if (o->ready_file)
+		unlink(o->ready_file);
 	guard_done(&r->guard);
 	qemu_close(&r->qe);
 	return rc;

@@ -32,6 +32,8 @@ struct recv_opts {
 	int paused;
 	int64_t timeout_s;		/* 0 = none */
 	int64_t idle_timeout_s;		/* give up on a silent source; 0 = never */
+	int64_t wait_s;			/* wait this long for the QMP socket */
+	const char *ready_file;		/* created once every socket listens */
 	int verbose;
 	FILE *json;
 };

@@ -89,6 +89,7 @@ struct send {
 	int rescuing;		/* in the guard, after mig-send died */
 	enum outcome outcome;
 	int64_t t0, t_migrate, next_tick;
+	int64_t t_waited;	/* --wait: sockets may appear until then */
 	uint64_t moved;		/* bytes QEMU said it sent, last we looked */
 	int64_t syncs;		/* passes over memory QEMU has made */
 	uint64_t left[3];	/* memory left after the last three passes */
@@ -712,6 +713,9 @@ send_probe(struct send *s, const char *id, struct nbd_export_info *info)
 	    ENDPOINT_STDIO ? 10000 : 0);
 	int rc;
 
+	if (until < s->t_waited)
+		until = s->t_waited;
+
 	for (;;) {
 		rc = nbd_probe_run(&s->o->disks_uri, id, clock_ms() + 10000,
 		    info, s->err, sizeof(s->err));
@@ -817,6 +821,11 @@ send_preflight(struct send *s)
 		    "progress (status '%s')", state);
 		return -1;
 	}
+	/* --wait: a destination that is still starting. */
+	while (o->migrate_uri.kind == ENDPOINT_UNIX && !o->dry_run &&
+	    (stat(o->migrate_uri.path, &st) < 0 || !S_ISSOCK(st.st_mode)) &&
+	    clock_ms() < s->t_waited && !sig_stop)
+		poll(NULL, 0, 100);
 	if (o->migrate_uri.kind == ENDPOINT_UNIX && !o->dry_run &&
 	    (stat(o->migrate_uri.path, &st) < 0 || !S_ISSOCK(st.st_mode))) {
 		snprintf(s->err, sizeof(s->err), "no migration socket at %s "
@@ -1358,7 +1367,9 @@ send_run(const struct send_opts *o)
 	s->guard.fd = -1;
 	sig_install();
 	progress_init(o->verbose, o->json);
-	if (qemu_open(&s->qe, &o->qmp, "source", clock_ms() + 10000, 0) < 0) {
+	s->t_waited = s->t0 + o->wait_s * 1000;
+	if (qemu_open(&s->qe, &o->qmp, "source", s->t_waited > s->t0 + 10000 ?
+	    s->t_waited : s->t0 + 10000, o->wait_s > 0) < 0) {
 		log_err("%s", s->qe.err);
 		send_summary(s, "bad-input");
 		return SEND_USAGE;

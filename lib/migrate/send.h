@@ -44,6 +44,7 @@ struct send_opts {
 	enum send_timeout_action timeout_action;
 	int keep_source;
 	int dry_run;			/* check, say what the destination needs */
+	int64_t wait_s;			/* wait this long for the sockets */
 	int verbose;
 	FILE *json;			/* JSON lines go here, or NULL */
 };
