@@ -11,52 +11,6 @@
 . "$(dirname "$0")/mig.sh"
 require_qemu
 
-# A killed tool's guard (a child of the same command line) finishes its
-# rescue in the background: wait until no process of that tool is left.
-_tool_alive() { pgrep -f "$BIN/mig-$1 --qmp unix:$T/$2.qmp" >/dev/null; }
-guards_done() {
-	wait_for 60 "mig-send's guard to finish" eval '! _tool_alive send src'
-	wait_for 60 "mig-recv's guard to finish" eval '! _tool_alive recv dst'
-}
-
-# dst_gone: the destination QEMU has quit, so the guest cannot run there.
-dst_gone() { wait_for 30 "the destination QEMU to quit" pid_gone "$(qemu_pid dst)"; }
-
-# start_pair PHASE: fresh QEMUs for a case whose fault comes in PHASE:
-# disk reads throttled to 2 MiB/s for disk-copy (8 MiB take 4 s), plain
-# otherwise (the memory phase is slowed by --bandwidth).
-start_pair() {
-	pair_disks
-	if [ "$1" = disk-copy ]; then pair_start throttle 2097152; else pair_start; fi
-}
-
-# migrate PHASE [MIG-SEND ARGS...]: start both tools, and return once
-# mig-send reported progress in PHASE.
-migrate() {
-	_ph=$1; shift
-	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
-		--timeout 120 --idle-timeout 5
-	_bw=
-	[ "$_ph" = memory ] && _bw="--bandwidth 4"
-	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
-		--disks-uri "unix:$T/nbd.sock" $_bw "$@"
-	wait_for 30 "the $_ph phase" phase_seen "$_ph"
-	wait_for 30 "a $_ph progress sample" progress_seen "$_ph"
-}
-
-# end_case: stop whatever QEMU is left, for the next case.
-end_case() {
-	stop_qemu src
-	stop_qemu dst
-	rm -f "$T"/*.sock
-}
-
-# outcome_is TOOL WORDS: the tool's --json summary ends with that outcome.
-outcome_is() {
-	grep -q "\"outcome\":\"$2\"" "$T/$1.json" ||
-		fail "mig-$1's summary does not say '$2': $(tail -n 1 "$T/$1.json")"
-}
-
 for phase in disk-copy memory; do
 	note "mig-send killed (SIGKILL) during $phase: its guard rolls back"
 	start_pair $phase
@@ -178,22 +132,3 @@ grep -q "the source went silent" "$T/recv.err" ||
 dst_gone
 source_clean
 end_case
-
-note "post-copy, the source QEMU killed after the switch: both say so (3)"
-pair_disks
-pair_start
-# Post-copy at 2 MiB/s lasts long enough to kill the source in it.
-qmp_cmd src '{"execute":"migrate-set-parameters","arguments":{"max-postcopy-bandwidth":2097152}}' \
-	>/dev/null || fail "max-postcopy-bandwidth"
-recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
-	--timeout 120 --postcopy
-send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
-	--disks-uri "unix:$T/nbd.sock" --postcopy --postcopy-after-precopy \
-	--bandwidth 32
-wait_for 60 "the postcopy phase" phase_seen postcopy
-phase_seen completed && fail "post-copy completed before the kill"
-kill -KILL "$(qemu_pid src)"
-expect_status send $SEND_PID 3 60
-expect_status recv $RECV_PID 3 60
-outcome_is send "paused on both (post-copy split)"
-stop_qemu dst

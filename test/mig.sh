@@ -182,7 +182,8 @@ tunnel_pair() {
 	socat "TCP-LISTEN:$_port,bind=127.0.0.1,reuseaddr,fork" \
 		"EXEC:'$BIN/mig-tunnel ${TUNNEL_ARGS:-} -R mig=unix:$T/mig.sock -R nbd=unix:$T/nbd.sock'" \
 		2>"$T/tunnel-dst.err" &
-	track $!
+	TUNNEL_LISTEN_PID=$!
+	track $TUNNEL_LISTEN_PID
 	wait_for 10 "socat to listen on $_port" _listening "$_port"
 	socat "TCP:127.0.0.1:$_port" \
 		"EXEC:'$BIN/mig-tunnel ${TUNNEL_ARGS:-} -L unix:$T/tmig.sock=mig -L unix:$T/tnbd.sock=nbd'" \
@@ -218,4 +219,58 @@ kill_during() {
 	phase_seen switch-over && fail "the switch-over began before the kill"
 	[ "$_phase" = memory ] || ! phase_seen memory ||
 		fail "the disk copy ended before the kill"
+}
+
+# The fault tests' steps (test/fault-*.sh).
+
+# A killed tool's guard (a child of the same command line) finishes its
+# rescue in the background: wait until no process of that tool is left.
+_tool_alive() { pgrep -f "$BIN/mig-$1 --qmp unix:$T/$2.qmp" >/dev/null; }
+guards_done() {
+	wait_for 60 "mig-send's guard to finish" eval '! _tool_alive send src'
+	wait_for 60 "mig-recv's guard to finish" eval '! _tool_alive recv dst'
+}
+
+# dst_gone: the destination QEMU has quit, so the guest cannot run there.
+dst_gone() { wait_for 30 "the destination QEMU to quit" pid_gone "$(qemu_pid dst)"; }
+
+# start_pair PHASE: fresh QEMUs for a case whose fault comes in PHASE:
+# disk reads throttled to 2 MiB/s for disk-copy (8 MiB take 4 s), plain
+# otherwise (the memory phase is slowed by --bandwidth).
+start_pair() {
+	pair_disks
+	if [ "$1" = disk-copy ]; then pair_start throttle 2097152; else pair_start; fi
+}
+
+# migrate PHASE [MIG-SEND ARGS...]: start both tools, and return once
+# mig-send reported progress in PHASE.  mig-send connects to SEND_VIA's
+# sockets: unset, mig-recv's own; "tunnel", tunnel_pair's.
+migrate() {
+	_ph=$1; shift
+	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
+		--timeout 120 --idle-timeout 5
+	_bw=
+	[ "$_ph" = memory ] && _bw="--bandwidth 4"
+	_t=
+	[ "${SEND_VIA:-}" = tunnel ] && _t=t
+	send_start --migrate-uri "unix:$T/${_t}mig.sock" --copy-storage-all \
+		--disks-uri "unix:$T/${_t}nbd.sock" $_bw "$@"
+	wait_for 30 "the $_ph phase" phase_seen "$_ph"
+	wait_for 30 "a $_ph progress sample" progress_seen "$_ph"
+}
+
+# end_case: stop whatever QEMU and tunnel is left, for the next case.
+end_case() {
+	stop_qemu src
+	stop_qemu dst
+	[ -n "${TUNNEL_PID:-}" ] && stop_pid "$TUNNEL_PID"
+	[ -n "${TUNNEL_LISTEN_PID:-}" ] && stop_pid "$TUNNEL_LISTEN_PID"
+	TUNNEL_PID= TUNNEL_LISTEN_PID=
+	rm -f "$T"/*.sock
+}
+
+# outcome_is TOOL WORDS: the tool's --json summary ends with that outcome.
+outcome_is() {
+	grep -q "\"outcome\":\"$2\"" "$T/$1.json" ||
+		fail "mig-$1's summary does not say '$2': $(tail -n 1 "$T/$1.json")"
 }

@@ -1,4 +1,3 @@
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,9 +85,7 @@ void
 progress_json_line(const char *json)
 {
 	char line[4096];
-	size_t len = strlen(json), at = 0;
-	ssize_t n;
-	int fd;
+	size_t len = strlen(json);
 
 	if (progress_json == NULL || len + 1 > sizeof(line))
 		return;
@@ -98,15 +95,7 @@ progress_json_line(const char *json)
 	memcpy(line, json, len);
 	line[len++] = '\n';
 	fflush(progress_json);
-	fd = fileno(progress_json);
-	while (at < len) {
-		n = write(fd, line + at, len - at);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;
-		at += (size_t)n;
-	}
+	log_write_all(fileno(progress_json), line, len);
 }
 
 void

@@ -227,8 +227,11 @@ recv_setup(struct recv *r)
 			snprintf(r->err, sizeof(r->err), "%s", r->qe.err);
 			return -1;
 		}
-		/* QEMU holds the stream now; ours must not keep it open. */
+		/* QEMU holds the stream now; ours must not keep it open (fd 0
+		 * becomes /dev/null, so no later socket is taken for stdin). */
 		close(0);
+		if (open("/dev/null", O_RDONLY) != 0)
+			log_warn("cannot open /dev/null as standard input");
 		snprintf(uri, sizeof(uri), "fd:mig-stream");
 	} else if (endpoint_qemu_uri(&o->incoming, uri, sizeof(uri)) < 0) {
 		snprintf(r->err, sizeof(r->err), "incoming URI too long");
@@ -517,6 +520,14 @@ recv_fail(struct recv *r)
 
 	snprintf(why, sizeof(why), "%s", r->err);
 	log_err("%s", why);
+	if (r->released && r->postcopy_seen && r->qe.gone) {
+		/* The guest ran here; what the source still holds of its
+		 * memory cannot run without this half. */
+		log_err("post-copy failed: the destination QEMU died with the "
+		    "guest, whose source side stays paused");
+		r->outcome = OUTCOME_LOST;
+		return RECV_POSTCOPY_FAILED;
+	}
 	if (r->released && r->postcopy_seen) {
 		log_err("post-copy failed after the guest started here: its "
 		    "memory is split between the hosts; QEMU is left as it is");

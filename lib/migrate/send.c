@@ -63,6 +63,7 @@ struct send_disk {
 	int ready;
 	int finished;
 	int failed;
+	int io_errors;		/* BLOCK_JOB_ERROR events seen */
 	int64_t offset, len;
 };
 
@@ -236,7 +237,9 @@ send_on_event(struct send *s, struct qmp_msg *m)
 		send_job_ended(s, d, json_path_string(doc, m->value, "error",
 		    msg, sizeof(msg)) >= 0 ? msg : NULL);
 	} else if (strcmp(m->name, "BLOCK_JOB_ERROR") == 0) {
-		log_warn("I/O error in the copy of disk '%s'", d->d.id);
+		/* QEMU retries and reports each failed request: say it once. */
+		if (d->io_errors++ == 0)
+			log_warn("I/O error in the copy of disk '%s'", d->d.id);
 	}
 }
 
@@ -1290,11 +1293,15 @@ send_dry_run(struct send *s)
 		    "the node name of an anonymous device):\n");
 	for (i = 0; i < s->ndisks; i++) {
 		const struct disk *d = &s->disk[i].d;
+		char id[4 * sizeof(d->id)], fmt[4 * sizeof(d->format)];
 
+		/* QEMU's names, printed inert. */
+		log_printable(d->id, id, sizeof(id));
+		log_printable(d->format, fmt, sizeof(fmt));
 		printf("  disk %s: %s, %lld bytes (%s)\n"
-		    "    qemu-img create -f %s IMAGE %lld\n", d->id, d->format,
+		    "    qemu-img create -f %s IMAGE %lld\n", id, fmt,
 		    (long long)d->size, progress_bytes((uint64_t)d->size, size,
-		    sizeof(size)), d->format, (long long)d->size);
+		    sizeof(size)), fmt, (long long)d->size);
 	}
 	printf("and mig-recv needs: %s\n", opts);
 	fflush(stdout);
