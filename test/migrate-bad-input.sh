@@ -203,7 +203,7 @@ recv_start $I $N --migrate-disks vd0,vd1 --timeout 150
 note "mig-send: disks"
 bad mig-send vdX $S $U $C --migrate-disks vd0,vdX
 bad mig-send vd2 $S $U $C --migrate-disks vd2
-bad mig-send vd1 $S $U $C --migrate-disks vd1
+bad mig-send "qemu-img resize IMAGE 67108864" $S $U $C --migrate-disks vd1
 bad mig-send vd1 $S $U $C
 bad mig-send vd1 $S $U --copy-storage-inc --disks-uri "unix:$T/nbd.sock" \
 	--migrate-disks vd0,vd1

@@ -782,7 +782,9 @@ send_check_disks(struct send *s)
 			snprintf(s->err, sizeof(s->err), info.read_only ?
 			    "the destination disk '%s' is read-only" :
 			    "the destination disk '%s' has %llu bytes, the "
-			    "source %lld", d->d.id, (unsigned long long)info.size,
+			    "source %lld: grow its image (qemu-img resize "
+			    "IMAGE %lld) before mig-recv starts", d->d.id,
+			    (unsigned long long)info.size, (long long)d->d.size,
 			    (long long)d->d.size);
 			return -1;
 		}
