@@ -47,7 +47,7 @@ PY=${PYTHON:-python3}
 ROUNDS=${BENCH_ROUNDS:-3}
 GIB=${BENCH_GIB:-4}
 PARTS=${BENCH_PARTS:-plain tls migrate 16ch memory}
-MEM=${BENCH_MIG_MIB:-128}	# guest RAM, MiB
+GUEST_MEM=${BENCH_MIG_MIB:-128}	# guest RAM, MiB
 RSS_KIB=4096
 SIZE_KIB=300
 HZ=$(getconf CLK_TCK)
@@ -60,20 +60,9 @@ alive() {
 }
 # sock_up WHAT PID PATH / tcp_up WHAT PID PORT: listening, and alive.
 sock_up() { alive "$1" "$2" || return 2; [ -S "$3" ]; }
-tcp_up() {
-	alive "$1" "$2" || return 2
-	ss -ltnH "sport = :$3" 2>/dev/null | grep -q .
-}
+tcp_up() { alive "$1" "$2" || return 2; tcp_listening "$3"; }
 # has_line FILE WORD: FILE has a line starting with WORD.
 has_line() { grep -q "^$2\\b" "$1" 2>/dev/null && return 0; return 1; }
-
-# free_port: a TCP port nobody listens on.
-free_port() {
-	while :; do
-		_p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
-		ss -ltnH "sport = :$_p" 2>/dev/null | grep -q . || { echo $_p; return; }
-	done
-}
 
 # proc_scan ROOT...: utime+stime (clock ticks, with reaped children's) of
 # the ROOTs and all their descendants, then the PIDs of the ROOTs' direct
@@ -581,10 +570,10 @@ fi
 # migrate MODE: direct or tunnel; sets THR (MiB/s) and MIB (memory sent).
 migrate() {
 	new_run || return 1
-	start_qemu src -object \
-		"memory-backend-file,id=pc.ram,size=${MEM}M,mem-path=$T/ram.img,share=off" \
+	start_guest src -object \
+		"memory-backend-file,id=pc.ram,size=${GUEST_MEM}M,mem-path=$T/ram.img,share=off" \
 		-machine memory-backend=pc.ram || return 1
-	start_qemu dst -incoming defer || return 1
+	start_guest dst -incoming defer || return 1
 	until_ok 30 "the guest to count on the source" \
 		has_counts 2 "$R/src.serial" || return 1
 	spawn _recv "$BIN/mig-recv" --qmp "unix:$R/dst.qmp" \
@@ -610,11 +599,7 @@ migrate() {
 	[ $_rc = 0 ] || { WHY="mig-send exited $_rc: $(tail -n 2 "$R/send.log")"; return 1; }
 	wait "$_recv"; _rc=$?; reaped "$_recv"
 	[ $_rc = 0 ] || { WHY="mig-recv exited $_rc: $(tail -n 2 "$R/recv.log")"; return 1; }
-	_nsrc=$(ncounts "$R/src.serial")
-	until_ok 30 "the guest to count on the destination" \
-		has_counts $((_nsrc + 2)) "$R/src.serial" "$R/dst.serial" || return 1
-	_e=$(counts "$R/src.serial" "$R/dst.serial" | awk '$6 != 0' | head -n 1)
-	[ -z "$_e" ] || { WHY="guest found stale pages: $_e"; return 1; }
+	continued "$R/src.serial" "$R/dst.serial" 30 || return 1
 	grep -q '"event":"summary"' "$R/summary" || { WHY="mig-send gave no summary"; return 1; }
 	# The source QEMU (kept, paused) has the figures.
 	_q=$("$PY" "$T/flow.py" qmp "$R/src.qmp" 2>&1) || { WHY="query-migrate: $_q"; return 1; }
@@ -633,7 +618,7 @@ if want migrate; then
 		command -v "$c" >/dev/null 2>&1 || die "$c is missing"
 	done
 	[ -f "$GUEST" ] || die "$GUEST is missing: run make"
-	head -c $((MEM * 1048576)) /dev/urandom >"$T/ram.img" || die "no random data"
+	head -c $((GUEST_MEM * 1048576)) /dev/urandom >"$T/ram.img" || die "no random data"
 	# The first migration after the file was written is slower, whichever
 	# way it goes: one is not counted.
 	WHY=""
@@ -665,7 +650,7 @@ if want migrate; then
 	rm -f "$T/ram.img"
 	d=$(median "$T/res/migrate.direct.thr") t=$(median "$T/res/migrate.tunnel.thr")
 	if [ -n "$d" ] && [ -n "$t" ]; then
-		awk -v d="$d" -v t="$t" -v m=$MEM 'BEGIN {
+		awk -v d="$d" -v t="$t" -v m=$GUEST_MEM 'BEGIN {
 			printf "result: migrate: %d MiB RAM of random data: direct unix socket %.0f MiB/s, through the tunnel pair %.0f MiB/s: %.2fx; target: >= 0.8x: %s\n",
 			    m, d, t, t / d, (t / d >= 0.8) ? "met" : "NOT met" }'
 	else

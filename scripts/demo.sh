@@ -1,23 +1,22 @@
 #!/bin/sh
 # make demo: live-migrate the test guest (128 MiB of RAM it keeps dirtying,
-# a 256 MiB qcow2 disk holding 33 MiB of data) between two local QEMU
+# a 256 MiB qcow2 disk holding 32 MiB of data) between two local QEMU
 # processes over UNIX sockets, disk included, with mig-send's progress on
-# the terminal; then show that the guest went on counting on the
+# the terminal, printing each command before it runs; then show that the guest went on counting on the
 # destination, check that the disks are identical, and print one summary
 # line.  Exit status 0 only if all of that held.
 # Knobs: QEMU (qemu-system-x86_64), QEMU_ACCEL (tcg), DEMO_MEM (MiB, 128),
 # DEMO_DISK (MiB, 256), TMPDIR.
 . "$(dirname "$0")/lib.sh"
-MEM=${DEMO_MEM:-128}
+GUEST_MEM=${DEMO_MEM:-128}
 DISK=${DEMO_DISK:-256}
 
 say() { printf 'demo: %s\n' "$*"; }
+# show CMD...: print the command as a user would type it, paths shortened.
+show() { printf '  $ %s\n' "$*" | sed "s|$T/||g; s|$BIN/||g"; }
 
 # wait_until SECS WHAT CMD...: until_ok, but die at the deadline.
 wait_until() { until_ok "$@" || die "$WHY"; }
-
-# count_nums FILE...: the counter values of the guest's "count" lines.
-count_nums() { counts "$@" | cut -d' ' -f2; }
 
 for c in "$QEMU" qemu-img qemu-io; do
 	command -v "$c" >/dev/null 2>&1 ||
@@ -27,18 +26,27 @@ for f in "$BIN/mig-send" "$BIN/mig-recv" "$GUEST"; do
 	[ -x "$f" ] || [ -f "$f" ] || die "$f is missing: run make"
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/mig-demo.XXXXXX") || die "mktemp"
-R=$T	# start_qemu's files
+R=$T	# start_guest's files
+cd "$T" || die "cd $T"
 
 # The disks: data written with qemu-io before QEMU opens the source.
-guest_disk "$T/src.qcow2"
-qemu-img create -q -f qcow2 "$T/dst.qcow2" "${DISK}M" || die "qemu-img create"
-say "source disk: ${DISK} MiB qcow2 with 33 MiB of data; guest RAM: ${MEM} MiB"
-
-start_qemu_disk src "$T/src.qcow2" || die "$WHY"
-start_qemu_disk dst "$T/dst.qcow2" -incoming defer || die "$WHY"
+mkdisk "$T/src.qcow2" "${DISK}M"
+fill_disk "$T/src.qcow2" 8388608
+mkdisk "$T/dst.qcow2" "${DISK}M"
+say "source disk: ${DISK} MiB qcow2 with 32 MiB of data; guest RAM: ${GUEST_MEM} MiB"
+say "in $T: two QEMUs, the destination started with -incoming defer"
+vd0() { echo "-blockdev driver=qcow2,node-name=vd0,file.driver=file,file.filename=$1" \
+	"-device virtio-blk-pci,drive=vd0,id=vd0"; }
+show "$QEMU -m $GUEST_MEM -kernel guest.elf -qmp unix:src.qmp,server=on,wait=off $(vd0 src.qcow2) ..."
+start_guest src $(vd0 "$T/src.qcow2") || die "$WHY"
+show "$QEMU -m $GUEST_MEM -kernel guest.elf -qmp unix:dst.qmp,server=on,wait=off $(vd0 dst.qcow2) -incoming defer ..."
+start_guest dst $(vd0 "$T/dst.qcow2") -incoming defer || die "$WHY"
 wait_until 30 "the guest to count on the source" has_counts 2 "$T/src.serial"
-say "guest running on the source (pid $src_pid), counting: $(count_nums "$T/src.serial" | tail -n 1)"
+say "guest running on the source (pid $src_pid), counting: $(guest_counts "$T/src.serial" | tail -n 1)"
 
+set -- "$BIN/mig-recv" --qmp "unix:$T/dst.qmp" --incoming "unix:$T/mig.sock" \
+	--nbd "unix:$T/nbd.sock" --timeout 120
+show "$@"
 spawn recv_pid "$BIN/mig-recv" --qmp "unix:$T/dst.qmp" --incoming "unix:$T/mig.sock" \
 	--nbd "unix:$T/nbd.sock" --timeout 120 >"$T/recv.out" 2>"$T/recv.err" </dev/null
 recv_ready() {
@@ -48,6 +56,9 @@ recv_ready() {
 wait_until 30 "mig-recv to be ready" recv_ready
 say "destination ready (pid $dst_pid); mig-send:"
 
+set -- "$BIN/mig-send" --qmp "unix:$T/src.qmp" --migrate-uri "unix:$T/mig.sock" \
+	--copy-storage-all --disks-uri "unix:$T/nbd.sock" --verbose --json
+show "$@ >send.json"
 spawn send_pid "$BIN/mig-send" --qmp "unix:$T/src.qmp" --migrate-uri "unix:$T/mig.sock" \
 	--copy-storage-all --disks-uri "unix:$T/nbd.sock" --verbose --json \
 	>"$T/send.json" </dev/null
@@ -63,20 +74,17 @@ pid_gone "$dst_pid" && die "the destination QEMU is gone"
 
 # The guest goes on on the destination: 3 more counts, the counter goes up
 # by one across both logs, the guest found no stale page.
-nsrc=$(ncounts "$T/src.serial")
-wait_until 30 "the guest to count on the destination" \
-	has_counts $((nsrc + 3)) "$T/src.serial" "$T/dst.serial"
-bad=$(continuity_why "$T/src.serial" "$T/dst.serial")
-[ -z "$bad" ] || die "guest continuity: $bad"
-last_src=$(count_nums "$T/src.serial" | tail -n 1)
-first_dst=$(count_nums "$T/src.serial" "$T/dst.serial" | awk -v s="$last_src" '$1 > s { print; exit }')
-now_dst=$(count_nums "$T/src.serial" "$T/dst.serial" | tail -n 1)
+continued "$T/src.serial" "$T/dst.serial" 30 || die "$WHY"
+last_src=$(guest_counts "$T/src.serial" | tail -n 1)
+first_dst=$(guest_counts "$T/src.serial" "$T/dst.serial" | awk -v s="$last_src" '$1 > s { print; exit }')
+now_dst=$(guest_counts "$T/src.serial" "$T/dst.serial" | tail -n 1)
 say "the guest kept counting: source stopped at $last_src, destination went on with $first_dst ... $now_dst (errors 0)"
 
 stop_pid "$dst_pid"
-qemu-img compare -q -f qcow2 -F qcow2 "$T/src.qcow2" "$T/dst.qcow2" ||
+show qemu-img compare src.qcow2 dst.qcow2
+disks_identical "$T/src.qcow2" "$T/dst.qcow2" >/dev/null ||
 	die "the destination disk differs from the source"
-say "qemu-img compare: the disks are identical"
+say "the disks are identical"
 
 sum=$(grep '"event":"summary"' "$T/send.json" | tail -n 1)
 [ -n "$sum" ] || die "no summary from mig-send --json"

@@ -1,20 +1,29 @@
-# Sourced by scripts/demo.sh, bench.sh and bench-tunnel.sh (not installed):
-# paths, the processes of a run and their cleanup, waits with a deadline,
-# and QEMU running the test guest (build/guest/guest.elf), whose serial
-# port prints "count N pass P errors E" lines.  Messages start with the
-# script's name, $ME.  The caller sets MEM (guest RAM, MiB) and R (the
-# directory of a run's files) before start_qemu, DISK (MiB) before
-# guest_disk, and T to its temporary directory, removed at exit.
+# The shell helpers of the whole tree: sourced by scripts/demo.sh, bench.sh
+# and bench-tunnel.sh, and by test/lib.sh for every test (not installed).
+# One helper per job: processes and their cleanup, waits with a deadline,
+# TCP ports, QEMU running the test guest (build/guest/guest.elf, whose
+# serial port prints "count N pass P errors E" lines), disk images, the
+# guest's counters and their continuity across a migration, medians.
+#
+# A helper that cannot go on calls die MESSAGE: here, the script's name and
+# the message, exit 1; test/lib.sh makes it a test failure.  A wait that
+# times out sets WHY and returns 1, for the caller to decide.
+# The caller sets R (the directory of a run's files: QEMU's sockets, logs
+# and serial output) before start_guest, and T to its temporary directory.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$TOP/build/bin
-GUEST=$TOP/build/guest/guest.elf
+GUEST=${GUEST_ELF:-$TOP/build/guest/guest.elf}
 QEMU=${QEMU:-qemu-system-x86_64}
 ME=$(basename "$0" .sh)
-RUN_PIDS=""	# processes of the current run not yet reaped
+RUN_PIDS=""	# processes started and not yet reaped, oldest first
 T=""
+R=""
+WHY=""	# why the last wait or start failed
 
 die() { printf '%s: FAILED: %s\n' "$ME" "$*" >&2; exit 1; }
+
+# --- Processes ---------------------------------------------------------
 
 # pid_gone PID: the process has exited (a zombie counts as exited).
 pid_gone() {
@@ -24,6 +33,9 @@ pid_gone() {
 	case $_st in "" | Z* | X*) return 0 ;; esac
 	return 1
 }
+
+# track PID: stop_run stops it (newest first) unless it was reaped.
+track() { RUN_PIDS="$RUN_PIDS $1"; }
 
 # reaped PID: forget a process that was waited for (its PID may be reused).
 reaped() {
@@ -36,7 +48,7 @@ reaped() {
 spawn() {
 	_v=$1; shift
 	"$@" &
-	RUN_PIDS="$RUN_PIDS $!"
+	track $!
 	eval "$_v=$!"
 }
 
@@ -52,10 +64,11 @@ stop_pid() {
 	fi
 	wait "$1" 2>/dev/null
 	reaped "$1"
+	return 0
 }
 
-# stop_run: every process of the run, newest first (a tool rolls back
-# before its QEMU goes).
+# stop_run: every tracked process, newest first (a tool rolls back before
+# its QEMU goes).
 stop_run() {
 	_rev=""
 	for _p in $RUN_PIDS; do _rev="$_p $_rev"; done
@@ -74,102 +87,192 @@ trap 'echo "$ME: interrupted" >&2; exit 130' INT
 trap 'echo "$ME: interrupted" >&2; exit 143' TERM
 trap 'echo "$ME: interrupted" >&2; exit 129' HUP
 
+# --- Waits -------------------------------------------------------------
+
 # until_ok SECS WHAT CMD...: poll CMD every 50 ms; at the deadline set WHY
 # and return 1.  CMD returning 2 gives up at once (it set WHY).
 until_ok() {
-	_end=$(( $(date +%s) + $1 )) _what=$2; shift 2
+	# local: CMD may wait itself (dash and bash both have it).
+	local _secs=$1 _end=$(( $(date +%s) + $1 )) _what=$2
+	shift 2
 	while :; do
 		"$@"
 		case $? in 0) return 0 ;; 2) return 1 ;; esac
 		if [ "$(date +%s)" -ge "$_end" ]; then
-			WHY="timed out waiting for $_what"
+			WHY="timed out after ${_secs}s waiting for $_what"
 			return 1
 		fi
 		sleep 0.05
 	done
 }
 
-qemu_up() {
+# tcp_listening PORT: something listens on that TCP port.
+tcp_listening() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on, picked at
+# random so that parallel runs rarely collide.
+free_port() {
+	while :; do
+		_p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
+		tcp_listening "$_p" || { echo "$_p"; return; }
+	done
+}
+
+# --- QEMU with the test guest -------------------------------------------
+
+# qemu_pid NAME: the PID of QEMU instance NAME (also in $NAME_pid).
+qemu_pid() { eval "printf '%s\n' \"\${$(printf %s "$1" | tr -c 'A-Za-z0-9_' _)_pid:-}\""; }
+
+_guest_up() {
 	if pid_gone "$2"; then
 		WHY="QEMU $1 exited while starting: $(tail -n 3 "$R/$1.log")"
 		return 2
 	fi
-	[ -S "$R/$1.qmp" ]
+	[ -S "$R/$1.qmp" ] && [ -S "$R/$1.hmp" ] && [ -s "$R/$1.pid" ]
 }
 
-# start_qemu NAME [ARGS...]: QEMU with the test guest, QMP on $R/NAME.qmp,
-# serial in $R/NAME.serial, output in $R/NAME.log; PID in NAME_pid.  Sets
-# WHY and returns 1 if it does not start.
-start_qemu() {
+# start_guest NAME [ARGS...]: QEMU (TCG unless QEMU_ACCEL) with the test
+# guest and GUEST_MEM MiB (64) in the background, tracked, until its
+# monitors listen.  In $R: NAME.qmp (QMP, for the tools), NAME.hmp (HMP,
+# for checks), NAME.serial, NAME.log (QEMU's output), NAME.pid.  Sets WHY
+# and returns 1 if it does not start.
+start_guest() {
 	_n=$1; shift
-	spawn "${_n}_pid" "$QEMU" -M pc -accel "${QEMU_ACCEL:-tcg}" -m "$MEM" \
+	[ -f "$GUEST" ] || { WHY="no $GUEST (make guest)"; return 1; }
+	rm -f "$R/$_n.qmp" "$R/$_n.hmp" "$R/$_n.pid"
+	spawn "$(printf %s "$_n" | tr -c 'A-Za-z0-9_' _)_pid" \
+		"$QEMU" -M pc -accel "${QEMU_ACCEL:-tcg}" -m "${GUEST_MEM:-64}" \
 		-display none -nodefaults -no-user-config \
 		-kernel "$GUEST" -serial "file:$R/$_n.serial" \
 		-qmp "unix:$R/$_n.qmp,server=on,wait=off" \
+		-chardev "socket,id=hmp,path=$R/$_n.hmp,server=on,wait=off" \
+		-mon chardev=hmp,mode=readline \
+		-pidfile "$R/$_n.pid" \
 		"$@" >"$R/$_n.log" 2>&1 </dev/null
-	eval "_p=\$${_n}_pid"
-	until_ok 30 "QEMU $_n to start" qemu_up "$_n" "$_p"
+	until_ok 30 "QEMU $_n to start" _guest_up "$_n" "$(qemu_pid "$_n")"
 }
 
-# start_qemu_disk NAME DISK [ARGS...]: start_qemu with the qcow2 image DISK
-# as the guest's virtio disk vd0.
-start_qemu_disk() {
-	_n=$1 _d=$2; shift 2
-	start_qemu "$_n" \
-		-blockdev "driver=qcow2,node-name=vd0,file.driver=file,file.filename=$_d" \
-		-device virtio-blk-pci,drive=vd0,id=vd0 "$@"
+# --- Disk images --------------------------------------------------------
+
+# img_format FILE / img_size FILE: the format qemu-img probes, the
+# virtual size in bytes.
+img_format() { qemu-img info -U "$1" 2>/dev/null | sed -n 's/^file format: //p'; }
+img_size() {
+	qemu-img info -U --output=json "$1" 2>/dev/null |
+		sed -n 's/^ *"virtual-size": *\([0-9]*\).*/\1/p'
 }
 
-# guest_disk FILE: a qcow2 image of $DISK MiB holding 33 MiB of data,
-# written with qemu-io (so before any QEMU opens it): 8 MiB of random data
-# at 0, 1/4 and 1/2 of the disk and at its end, 1 MiB of 0x5a at 3/4.
-guest_disk() {
-	qemu-img create -q -f qcow2 "$1" "${DISK}M" || die "qemu-img create"
-	head -c 8388608 /dev/urandom >"$T/rand" || die "no random data"
-	_q=$((DISK / 4))
-	qemu-io -f qcow2 \
-		-c "write -q -s $T/rand 0 8M" \
-		-c "write -q -s $T/rand ${_q}M 8M" \
-		-c "write -q -s $T/rand $((_q * 2))M 8M" \
-		-c "write -q -s $T/rand $((DISK - 8))M 8M" \
-		-c "write -q -P 0x5a $((_q * 3))M 1M" \
-		"$1" || die "qemu-io could not write the source disk"
-	rm -f "$T/rand"
-}
-
-# complete_lines FILE...: the serial logs concatenated (a line may be split
-# between the source's and the destination's log at the switch-over),
-# without carriage returns and without an unfinished last line.
-complete_lines() {
-	cat "$@" 2>/dev/null | tr -d '\r' >"$T/lines.tmp"
-	if [ -s "$T/lines.tmp" ] &&
-	   [ "$(tail -c 1 "$T/lines.tmp" | od -An -tx1 | tr -d ' ')" != 0a ]; then
-		sed '$d' "$T/lines.tmp"
+# mkdisk FILE SIZE [qcow2|raw] [BACKING]: create an image.  With BACKING
+# (whose format is probed), SIZE may be "" to take the backing file's.
+mkdisk() {
+	_f=$1 _size=$2 _fmt=${3:-qcow2} _back=${4:-}
+	if [ -n "$_back" ]; then
+		[ "$_fmt" = qcow2 ] || die "mkdisk: a backing file needs qcow2"
+		_bfmt=$(img_format "$_back")
+		[ -n "$_bfmt" ] || die "mkdisk: cannot read $_back"
+		qemu-img create -q -f "$_fmt" -b "$_back" -F "$_bfmt" "$_f" \
+			${_size:+"$_size"} || die "mkdisk $_f"
 	else
-		cat "$T/lines.tmp"
+		qemu-img create -q -f "$_fmt" "$_f" "$_size" || die "mkdisk $_f"
 	fi
 }
 
-# counts FILE...: the guest's "count" lines in the serial logs; ncounts
-# FILE...: how many; has_counts N FILE...: at least N.
-counts() {
-	complete_lines "$@" | grep -E '^count [0-9]+ pass [0-9]+ errors [0-9]+$'
+# fill_disk FILE [CHUNK]: write 4 chunks of random data (CHUNK bytes,
+# 2 MiB, less on disks under 8 chunks) spread over the disk, at its start
+# and its end among them, plus two 64 KiB patterns, so that a copy that
+# misses a region shows.  QEMU must not have FILE open.
+fill_disk() {
+	_f=$1 _chunk=${2:-2097152}
+	_fmt=$(img_format "$_f")
+	_size=$(img_size "$_f")
+	[ -n "$_fmt" ] && [ -n "$_size" ] || die "fill_disk: cannot read $_f"
+	[ "$_size" -lt $((_chunk * 8)) ] && _chunk=$((_size / 8 / 4096 * 4096))
+	[ "$_chunk" -gt 0 ] || die "fill_disk: $_f is too small"
+	_rand=$_f.rand
+	head -c "$_chunk" /dev/urandom >"$_rand" || die "fill_disk: no random data"
+	_q=$((_size / 4 / 65536 * 65536))
+	qemu-io -f "$_fmt" \
+		-c "write -q -s $_rand 0 $_chunk" \
+		-c "write -q -s $_rand $_q $_chunk" \
+		-c "write -q -s $_rand $((_q * 2 + 4096)) $_chunk" \
+		-c "write -q -s $_rand $((_size - _chunk)) $_chunk" \
+		-c "write -q -P 0x5a $((_q + _chunk)) 64k" \
+		-c "write -q -P 0xa5 $((_q * 3 - 65536)) 64k" \
+		"$_f" >/dev/null || die "fill_disk $_f"
+	rm -f "$_rand"
 }
-ncounts() { counts "$@" | wc -l; }
+
+# disks_identical A B: the guest-visible contents of both images are equal
+# (backing chains followed).  -U lets it read images a QEMU still has open,
+# but a running QEMU may hold qcow2 metadata in its caches: compare images
+# after their QEMU stopped, or after it migrated away (then it flushed).
+disks_identical() {
+	qemu-img compare -U -f "$(img_format "$1")" -F "$(img_format "$2")" \
+		"$1" "$2"
+}
+
+# --- The guest's counters -----------------------------------------------
+
+# serial_lines FILE...: the serial logs concatenated byte-wise (a line may
+# be split between a source's and a destination's log), without carriage
+# returns and without an unfinished last line.
+serial_lines() {
+	_cat=$(mktemp "${TMPDIR:-/tmp}/mig-serial.XXXXXX") || die "mktemp"
+	cat "$@" 2>/dev/null | tr -d '\r' >"$_cat"
+	if [ -s "$_cat" ] &&
+	   [ "$(tail -c 1 "$_cat" | od -An -tx1 | tr -d ' ')" != 0a ]; then
+		sed '$d' "$_cat"
+	else
+		cat "$_cat"
+	fi
+	rm -f "$_cat"
+}
+
+# guest_counts FILE...: the counter values in the logs; ncounts FILE...:
+# how many; has_counts N FILE...: at least N.
+guest_counts() {
+	serial_lines "$@" |
+		sed -n 's/^count \([0-9][0-9]*\) pass [0-9][0-9]* errors [0-9][0-9]*$/\1/p'
+}
+ncounts() { guest_counts "$@" | wc -l; }
 has_counts() { _k=$1; shift; [ "$(ncounts "$@")" -ge "$_k" ]; }
 
 # continuity_why SRC.serial DST.serial: why the guest did not go on from
-# the source to the destination (nothing if it did): the counter goes up by
-# one across both logs, no stale page, no reboot, no garbage.
+# the source to the destination, nothing if it did: the counters of both
+# logs together go up by one, passes never go back, errors (stale pages
+# the guest found) stay 0, no BOOT after the first count, no garbage.
 continuity_why() {
-	complete_lines "$1" "$2" | awk '
-		/^BOOT$/ { if (n) { print "the guest rebooted"; exit } next }
+	serial_lines "$1" "$2" | awk '
+		function bad(m) { if (!why) why = "line " NR ": " m }
+		/^BOOT$/ {
+			if (n) bad("BOOT after count " prev)
+			next
+		}
 		/^count [0-9]+ pass [0-9]+ errors [0-9]+$/ {
-			if (n && $2 != prev + 1) { print "count " $2 " after " prev; exit }
-			if ($6 != 0) { print "the guest saw " $6 " stale pages"; exit }
-			prev = $2; n++; next }
-		{ print "garbage on the serial port: " $0; exit }'
+			c = $2 + 0; p = $4 + 0; e = $6 + 0
+			if (n && c != prev + 1) bad("count " c " after " prev)
+			if (n && p < pass) bad("pass " p " after " pass)
+			if (e != 0) bad("errors " e " at count " c)
+			prev = c; pass = p; n++
+			next
+		}
+		{ bad("garbage \"" $0 "\"") }
+		END { if (why) print why }'
 }
+
+# continued SRC.serial DST.serial [SECS]: the guest went on across the
+# switch: the source printed a count, the destination 3 more within SECS
+# (60), and continuity_why finds nothing.  Sets WHY and returns 1 if not.
+continued() {
+	_nsrc=$(ncounts "$1")
+	[ "$_nsrc" -ge 1 ] || { WHY="no count line in $1"; return 1; }
+	until_ok "${3:-60}" "3 counts in $2 after the switch" \
+		has_counts $((_nsrc + 3)) "$1" "$2" || return 1
+	_why=$(continuity_why "$1" "$2")
+	[ -z "$_why" ] || { WHY="guest continuity ($1 + $2): $_why"; return 1; }
+}
+
+# --- Figures ------------------------------------------------------------
 
 # median FILE: the median of the numbers in FILE, one a line ("" if none).
 median() {

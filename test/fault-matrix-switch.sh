@@ -6,7 +6,10 @@
 #   pre-switchover and waits there, paused, for migrate-continue;
 # - mig-recv frozen in the memory phase: the stream completes, the
 #   destination holds the guest paused, the source waits for its word.
-# Each case asserts the guest ends on exactly one side, running and
+# At 16 MiB/s the first pass over the guest's 64 MiB lasts about 4 s, time
+# enough to freeze a tool in it; a 10 s downtime limit then ends each such
+# migration after that pass, however loaded the machine.  Each case asserts the guest ends on
+# exactly one side, running and
 # counting on (with identical disks when it moved), and both exit codes.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/qemu.sh"
@@ -22,7 +25,7 @@ for sig in TERM KILL; do
 	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
 		--timeout 120 --idle-timeout 5
 	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
-		--disks-uri "unix:$T/nbd.sock"
+		--disks-uri "unix:$T/nbd.sock" --bandwidth 16 --downtime 10000
 	wait_for 30 "the memory phase" phase_seen memory
 	kill -STOP $SEND_PID
 	wait_for 60 "the source at pre-switchover" src_status_is pre-switchover
@@ -46,7 +49,7 @@ for sig in TERM KILL; do
 	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
 		--timeout 120
 	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
-		--disks-uri "unix:$T/nbd.sock"
+		--disks-uri "unix:$T/nbd.sock" --bandwidth 16 --downtime 10000
 	wait_for 30 "the memory phase" phase_seen memory
 	kill -STOP $RECV_PID
 	wait_for 60 "the stream to complete" phase_seen completed

@@ -9,7 +9,7 @@ start_src g
 wait_count g 5
 stop_qemu g
 
-_serial_lines "$T/g.serial" >"$T/lines"
+serial_lines "$T/g.serial" >"$T/lines"
 [ "$(head -n 1 "$T/lines")" = BOOT ] || fail "first line is not BOOT"
 bad=$(sed 1d "$T/lines" | grep -vxE 'count [0-9]+ pass [0-9]+ errors [0-9]+' | head -n 1)
 [ -z "$bad" ] || fail "unexpected serial line: $bad"

@@ -1,15 +1,17 @@
-# Sourced by every shell test.  Gives each test a private directory, a
-# cleanup that stops by PID every process the test started, peers that
-# 'require' skips without, and waits on conditions with deadlines.
-set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$TOP/build/bin
+# Sourced by every shell test, on top of scripts/lib.sh (the tree's shell
+# helpers): gives each test a private directory $T (also $R, where QEMU's
+# files go), a cleanup that stops by PID every process the test started,
+# peers that 'require' skips without, and waits on conditions with
+# deadlines that fail the test.
+. "$(dirname "$0")/../scripts/lib.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/mig-test.XXXXXX")
-PIDS=""
+R=$T
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "skipped: $*"; exit 77; }
 note() { echo "# $*"; }
+# The shared helpers' dead end is the test's failure.
+die() { fail "$@"; }
 
 # require CMD...: skip the test unless every command exists.
 require() {
@@ -18,24 +20,10 @@ require() {
 	done
 }
 
-# track PID: stopped (TERM, then KILL) when the test exits.
-track() { PIDS="$PIDS $1"; }
-
-stop_pid() {
-	pid_gone "$1" && { wait "$1" 2>/dev/null; return 0; }
-	kill -TERM "$1" 2>/dev/null
-	i=0
-	while ! pid_gone "$1" && [ $i -lt 50 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
-}
-
 cleanup() {
 	rc=$?
-	for p in $PIDS; do stop_pid "$p"; done
+	trap - EXIT INT TERM HUP
+	stop_run
 	# Grandchildren (socat's fork and EXEC children) carry $T in their
 	# command lines: stop those too, by PID.
 	for p in $(pgrep -f "$T/" 2>/dev/null); do
@@ -49,25 +37,19 @@ cleanup() {
 	exit $rc
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 # wait_for SECONDS DESCRIPTION CMD...: poll CMD every 50 ms until it
-# succeeds; fail the test with DESCRIPTION at the deadline.
+# succeeds; fail the test with DESCRIPTION at the deadline.  Any failure
+# of CMD means "not yet" (grep says 2 for a file not there yet); a CMD
+# that knows it never will calls fail itself.
 wait_for() {
-	secs=$1 what=$2; shift 2
-	end=$(( $(date +%s) + secs ))
-	until "$@"; do
-		[ "$(date +%s)" -ge "$end" ] && fail "timed out after ${secs}s waiting for $what"
-		sleep 0.05
-	done
+	_ws=$1 _ww=$2; shift 2
+	until_ok "$_ws" "$_ww" _not_yet "$@" || fail "$WHY"
 }
-
-# pid_gone PID: true once the process has exited (an unreaped child is a
-# zombie that kill -0 still finds: its state letter is Z).
-pid_gone() {
-	_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-	[ -z "$_st" ] || [ "$_st" = Z ] || [ "$_st" = X ]
-}
+_not_yet() { "$@" && return 0; return 1; }
 
 # wait_exit PID SECONDS: wait for a child of this shell, set EXIT_STATUS
 # to its exit status (not in $(...): a subshell cannot wait for it).
@@ -75,6 +57,7 @@ wait_exit() {
 	wait_for "$2" "pid $1 to exit" pid_gone "$1"
 	wait "$1"
 	EXIT_STATUS=$?
+	reaped "$1"
 }
 
 # expect_exit CODE CMD...: run CMD (with a 60 s limit), check its status.
@@ -83,14 +66,4 @@ expect_exit() {
 	timeout 60 "$@" >"$T/out" 2>"$T/err"
 	got=$?
 	[ "$got" = "$want" ] || { cat "$T/err" >&2; fail "$* exited $got, expected $want"; }
-}
-
-# free_port: a TCP port on 127.0.0.1 that nothing listens on, picked from
-# this shell's PID so that parallel tests rarely collide.
-free_port() {
-	_p=$(( 20000 + ($$ * 7) % 30000 ))
-	while ss -ltnH "sport = :$_p" 2>/dev/null | grep -q .; do
-		_p=$((_p + 1))
-	done
-	echo "$_p"
 }

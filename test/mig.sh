@@ -4,6 +4,9 @@
 # recv_start [ARGS...]: mig-recv for QEMU "dst" in the background, output
 # in $T/recv.out and $T/recv.err; waits for its "ready" line.
 recv_start() {
+	# Emptied first: the redirections below happen in the background,
+	# and a wait must not read the previous run's output meanwhile.
+	: >"$T/recv.out"; : >"$T/recv.err"
 	"$BIN/mig-recv" --qmp "unix:$T/dst.qmp" "$@" >"$T/recv.out" \
 		2>"$T/recv.err" </dev/null &
 	RECV_PID=$!
@@ -22,6 +25,7 @@ _recv_ready() {
 # send_start [ARGS...]: mig-send for QEMU "src" in the background with
 # --json, output in $T/send.json and $T/send.err.
 send_start() {
+	: >"$T/send.json"; : >"$T/send.err"	# as in recv_start
 	"$BIN/mig-send" --qmp "unix:$T/src.qmp" --json "$@" >"$T/send.json" \
 		2>"$T/send.err" </dev/null &
 	SEND_PID=$!
@@ -49,7 +53,7 @@ guest_status() {
 
 # pattern_at FILE PATTERN OFFSET LEN: the image holds that byte pattern.
 pattern_at() {
-	qemu-io -r -U -f "$(_img_format "$1")" -c "read -q -P $2 $3 $4" "$1" \
+	qemu-io -r -U -f "$(img_format "$1")" -c "read -q -P $2 $3 $4" "$1" \
 		2>&1 | grep -q . && return 1
 	return 0
 }
@@ -58,7 +62,7 @@ pattern_at() {
 # limited to BPS so that copying it takes a predictable while.
 throttled_disk_args() {
 	echo "-object throttle-group,id=tg-$1,x-bps-read=$3" \
-		"-blockdev driver=$(_img_format "$2"),node-name=$1-img,file.driver=file,file.filename=$2" \
+		"-blockdev driver=$(img_format "$2"),node-name=$1-img,file.driver=file,file.filename=$2" \
 		"-blockdev driver=throttle,node-name=$1,throttle-group=tg-$1,file=$1-img" \
 		"-device virtio-blk-pci,drive=$1,id=$1"
 }
@@ -96,7 +100,7 @@ source_clean() {
 	printf '%s\n' "$_o" | grep -qx 'pause-before-switchover: off' ||
 		fail "pause-before-switchover is not off: $_o"
 	[ "$(guest_status src)" = running ] || fail "the source guest is not running"
-	_n=$(_ncounts "$T/src.serial")
+	_n=$(ncounts "$T/src.serial")
 	wait_count src $((_n + 2))
 }
 

@@ -1,10 +1,11 @@
 #!/bin/sh
 # In a pipeline (mig-send --migrate-uri -) mig-send cannot see mig-recv's
 # "ready" and must wait by itself for the destination's NBD server: here
-# the server starts listening a second after mig-send, and exports its
-# disk two seconds later still (mig-recv too starts the server before it
-# adds the exports, a window mig-send can fall into).  mig-send must wait
-# for both and start copying the disk, not give up with exit 2.
+# the server starts listening only once mig-send said it waits for it,
+# and exports its disk only once mig-send said it waits for the export
+# (mig-recv too starts the server before it adds the exports, a window
+# mig-send can fall into).  mig-send must wait for both and start copying
+# the disk, not give up with exit 2.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/qemu.sh"
 . "$(dirname "$0")/mig.sh"
@@ -15,26 +16,24 @@ pair_disks
 start_src src $(throttled_disk_args vd0 "$T/src0.qcow2" 2097152)
 start_dst dst $(disk_args vd0 "$T/dst0.qcow2")
 
-"$BIN/mig-send" --qmp "unix:$T/src.qmp" --json --migrate-uri - \
+"$BIN/mig-send" --qmp "unix:$T/src.qmp" --json --verbose --migrate-uri - \
 	--copy-storage-all --disks-uri "unix:$T/nbd.sock" \
 	>/dev/null 2>"$T/send.err" </dev/null &
 SEND_PID=$!
 track $SEND_PID
 
-# The destination's side, slowly, over its QMP socket (the connection
-# stays open until the test ends).
+# The destination's side, each step once mig-send waits for it, over its
+# QMP socket (the connection stays open until the test ends).
+waiting_for() { grep -q "waiting for the destination's $1" "$T/send.err"; }
 mkfifo "$T/dst.qmp.in" || fail mkfifo
 socat - "UNIX-CONNECT:$T/dst.qmp" <"$T/dst.qmp.in" >"$T/dst.qmp.out" 2>&1 &
 track $!
-{
-	printf '%s\n' '{"execute":"qmp_capabilities"}'
-	sleep 1
-	printf '{"execute":"nbd-server-start","arguments":{"addr":{"type":"unix","data":{"path":"%s"}}}}\n' "$T/nbd.sock"
-	sleep 2
-	printf '%s\n' '{"execute":"block-export-add","arguments":{"type":"nbd","id":"vd0","node-name":"vd0","name":"vd0","writable":true}}'
-	while :; do sleep 0.1; done
-} >"$T/dst.qmp.in" &
-track $!
+exec 3>"$T/dst.qmp.in"
+printf '%s\n' '{"execute":"qmp_capabilities"}' >&3
+wait_for 20 "mig-send to wait for the NBD server" waiting_for "NBD server"
+printf '{"execute":"nbd-server-start","arguments":{"addr":{"type":"unix","data":{"path":"%s"}}}}\n' "$T/nbd.sock" >&3
+wait_for 20 "mig-send to wait for the export" waiting_for "disk export"
+printf '%s\n' '{"execute":"block-export-add","arguments":{"type":"nbd","id":"vd0","node-name":"vd0","name":"vd0","writable":true}}' >&3
 
 _copying() {
 	pid_gone $SEND_PID && { cat "$T/send.err" >&2

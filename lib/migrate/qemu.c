@@ -107,6 +107,32 @@ qemu_migration_status(struct qemu *qe, char *status, size_t len)
 }
 
 int
+qemu_migration_cleaned(struct qemu *qe, int64_t deadline_ms)
+{
+	struct qmp_msg *m;
+	int rc, n, found;
+
+	for (;;) {
+		rc = qemu_exec(qe, "query-yank", NULL, &m);
+		if (rc == QEMU_REFUSED)
+			return QEMU_OK;		/* older than QEMU 6.0 */
+		if (rc != QEMU_OK)
+			return rc;
+		found = 0;
+		for (n = json_first(&m->doc, m->value); n >= 0;
+		    n = json_next(&m->doc, n))
+			if (json_streq(&m->doc, json_get(&m->doc, n, "type"),
+			    "migration"))
+				found = 1;
+		if (!found)
+			return QEMU_OK;
+		if (clock_ms() >= deadline_ms)
+			return QEMU_TIMEOUT;
+		poll(NULL, 0, 20);
+	}
+}
+
+int
 qemu_pass_fd(struct qemu *qe, const char *name, int fd)
 {
 	char args[128];

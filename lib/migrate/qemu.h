@@ -63,6 +63,16 @@ int qemu_run_state(struct qemu *qe, char *status, size_t len);
 /* The migration status from query-migrate ("none" when there is none). */
 int qemu_migration_status(struct qemu *qe, char *status, size_t len);
 
+/*
+ * Wait until deadline_ms for QEMU to have finished with an outgoing or
+ * incoming migration that ended: its cleanup, which QEMU runs after the
+ * status already says failed, cancelled or completed, unregisters the
+ * migration's yank instance (query-yank).  Returns QEMU_OK when it did
+ * (or this QEMU has no query-yank), QEMU_GONE if QEMU died meanwhile,
+ * QEMU_TIMEOUT.
+ */
+int qemu_migration_cleaned(struct qemu *qe, int64_t deadline_ms);
+
 /* Hand fd to QEMU under name (getfd): it keeps its own copy. */
 int qemu_pass_fd(struct qemu *qe, const char *name, int fd);
 

@@ -27,6 +27,7 @@
 #define SEND_FINISH_MS 300000	/* mirrors converging at the switch-over */
 #define SEND_CONFIRM_MS 30000	/* the destination's word on the outcome */
 #define SEND_HEAR_MS 5000	/* its reason, after a failure */
+#define SEND_CLEANUP_MS 5000	/* QEMU's own cleanup of a failed migration */
 #define SEND_QMP_RETRY_MS 10000	/* the guard reaching the source QEMU */
 
 /* What the guard is told before each step that changes the source. */
@@ -714,7 +715,7 @@ send_probe(struct send *s, const char *id, struct nbd_export_info *info)
 {
 	int64_t until = clock_ms() + (s->o->migrate_uri.kind ==
 	    ENDPOINT_STDIO ? 10000 : 0);
-	int rc;
+	int rc, said = NBD_PROBE_FOUND;
 
 	if (until < s->t_waited)
 		until = s->t_waited;
@@ -728,6 +729,14 @@ send_probe(struct send *s, const char *id, struct nbd_export_info *info)
 		    (rc == NBD_PROBE_ERROR && errno != ENOENT &&
 		    errno != ECONNREFUSED && errno != ECONNRESET))
 			return rc;
+		/* Said once per state, so that a pipeline's user (and a test)
+		 * sees what is awaited. */
+		if (rc != said) {
+			said = rc;
+			log_info("waiting for the destination's %s",
+			    rc == NBD_PROBE_MISSING ? "disk export" :
+			    "NBD server");
+		}
 		poll(NULL, 0, 100);
 	}
 }
@@ -1027,6 +1036,16 @@ send_rollback(struct send *s)
 		log_warn("migration settings not restored: %s", s->err);
 	/* The destination gives up too, and says why it failed if it did. */
 	send_hear(s, SEND_HEAR_MS, &w, "mig-send rolled back");
+	/* QEMU ends a failed migration in a cleanup of its own, after the
+	 * status said so, and QEMU 7.2 can die in it (a parallel channel
+	 * that failed early trips an assertion in yank_unregister_instance):
+	 * the guest is said to run here only once that is over. */
+	if (s->migrate_issued && !s->qe.gone &&
+	    qemu_migration_cleaned(&s->qe, clock_ms() + SEND_CLEANUP_MS) ==
+	    QEMU_TIMEOUT)
+		log_warn("the source QEMU has not finished cleaning up the "
+		    "failed migration (QEMU 7.2 can hang there when parallel "
+		    "channels failed): it may refuse another one");
 	if (qemu_run_state(&s->qe, state, sizeof(state)) != QEMU_OK)
 		snprintf(why, sizeof(why), "%s", s->qe.err);
 	else if (s->was_running && strcmp(state, "running") != 0 &&
