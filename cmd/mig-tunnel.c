@@ -49,7 +49,8 @@ main(int argc, char **argv)
 
 	log_init("mig-tunnel", 0);
 	tunnel_opts_init(&o);
-	while ((c = getopt_long(argc, argv, "L:R:vh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":L:R:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'L':
 			if (tunnel_add_local(&o, optarg, err, sizeof(err)) < 0)
@@ -90,7 +91,7 @@ main(int argc, char **argv)
 			fputs(usage, stdout);
 			return TUNNEL_EXIT_OK;
 		default:
-			fputs(usage, stderr);
+			opt_bad(c, argv, "LRvh");
 			return TUNNEL_EXIT_USAGE;
 		}
 	}
