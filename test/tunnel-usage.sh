@@ -78,4 +78,17 @@ wait_sock "$T/l"
 kill -INT "$pid_S"
 expect_status "$pid_S" 10 0 "a stdio tunnel after SIGINT"
 [ -e "$T/l" ] && fail "SIGINT left the -L socket behind"
+# SIGINT while connecting: a peer whose listen backlog is full (socat
+# stopped, one tunnel waiting in the backlog) keeps the next tunnel
+# waiting to connect; SIGINT ends that wait at once (exit 0).
+spawn full socat UNIX-LISTEN:"$T/full",backlog=0 OPEN:/dev/null
+wait_sock "$T/full"
+kill -STOP "$pid_full"
+tun F1 -R "x=unix:$T/t" "unix:$T/full"
+tun F2 --verbose -R "x=unix:$T/t" "unix:$T/full"
+wait_for 10 "the second tunnel to start connecting" logged F2 "connecting to"
+kill -INT "$pid_F2"
+expect_status "$pid_F2" 5 0 "a connecting tunnel after SIGINT"
+logged F2 "stopped while connecting" || { cat "$T/F2.log"; fail "no word on the interrupted connect"; }
+kill -KILL "$pid_full" "$pid_F1"
 exit 0

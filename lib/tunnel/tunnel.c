@@ -433,8 +433,15 @@ tunnel_run(struct tunnel_opts *o)
 	}
 	endpoint_format(&o->peer, err, sizeof(err));
 	snprintf(desc, sizeof(desc), "peer %s", err);
-	fd = sock_connect(&o->peer, clock_ms() + TUNNEL_CONNECT_MS, err,
-	    sizeof(err));
+	log_info("connecting to %s", desc);
+	/* Signals are blocked outside waits: the connect's wait takes them. */
+	fd = sock_connect_mask(&o->peer, clock_ms() + TUNNEL_CONNECT_MS,
+	    &waitmask, err, sizeof(err));
+	if (fd < 0 && sig_stop) {
+		log_info("stopped while connecting to %s", desc);
+		rc = TUNNEL_EXIT_OK;
+		goto out;
+	}
 	if (fd < 0) {
 		log_err("%s", err);
 		goto out;
