@@ -38,6 +38,10 @@ bad "need --tls-cert" --tls-peer-name x -
 bad "need --tls-cert" --tls-client -
 bad "--keepalive" --keepalive -1 -
 bad "--keepalive" --keepalive soon -
+bad "--handshake-timeout" --handshake-timeout 0 -
+bad "--max-sessions" --max-sessions 0 "listen:unix:$T/p"
+bad "--max-per-source" --max-per-source 1025 "listen:unix:$T/p"
+bad "are for a listening PEER" --max-per-source 2 "unix:$T/p"
 bad "longer than 107" -L "unix:$T/$(printf '%0200d' 0)=x"
 bad "unknown option '--no-such-option'" --no-such-option
 bad "unknown option '-Z'" -Z -

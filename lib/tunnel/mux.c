@@ -50,7 +50,6 @@
 #define MUX_ACCEPT_BURST 16
 #define MUX_RETRY_MS	20		/* target's backlog full: retry */
 #define MUX_CONNECT_MS	10000		/* ... for this long */
-#define MUX_HELLO_MS	30000
 #define MUX_BYE_MS	2000		/* to flush GOODBYE when stopping */
 #define MUX_ROUNDS	4		/* peer reads per wakeup, for fairness */
 #define MUX_SMALL_RUN	16		/* small frames in a row: read in bulk */
@@ -1343,21 +1342,24 @@ static int
 mux_timers(struct mux *s)
 {
 	int64_t ka = (int64_t)s->cfg->keepalive_s * 1000, next = -1, t;
+	int64_t hello = s->cfg->handshake_ms > 0 ? s->cfg->handshake_ms :
+	    MUX_HANDSHAKE_MS;
 	struct mux_chan *c;
 	size_t i;
 
 #define MUX_NEXT(when) do { t = (when); \
 	if (next < 0 || t < next) next = t; } while (0)
 	if (!s->ready && !s->stopping) {
-		if (s->now - s->start >= MUX_HELLO_MS) {
+		/* Before HELLO a peer is unknown: it may hold us only so long. */
+		if (s->now - s->start >= hello) {
 			/* No HELLO (or TLS handshake) in time: lost. */
-			mux_end(s, MUX_LOST, "%s did not %s within %d s",
+			mux_end(s, MUX_LOST, "%s did not %s within %lld s",
 			    s->cfg->peer, s->tls && !tls_ready(s->tls) ?
 			    "complete the TLS handshake" : "say hello",
-			    MUX_HELLO_MS / 1000);
+			    (long long)(hello + 999) / 1000);
 			return 0;
 		}
-		MUX_NEXT(s->start + MUX_HELLO_MS);
+		MUX_NEXT(s->start + hello);
 	}
 	if (ka > 0 && s->ready && !s->stopping) {
 		if (s->now - s->last_rx >= 3 * ka) {

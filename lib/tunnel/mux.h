@@ -16,6 +16,8 @@
 
 struct tls_config;
 
+#define MUX_HANDSHAKE_MS	10000	/* default of mux_config.handshake_ms */
+
 /* -R NAME=unix:TARGET: a channel NAME opened by the peer goes to target. */
 struct mux_route {
 	char name[FRAME_NAME_MAX + 1];
@@ -36,6 +38,8 @@ struct mux_config {
 	size_t nlisteners;
 	int keepalive_s;	/* PING after this much silence, peer dead
 				   after 3 times as much; 0: never */
+	int handshake_ms;	/* TLS handshake and HELLO within this;
+				   0: MUX_HANDSHAKE_MS */
 	const struct tls_config *tls;	/* NULL: plaintext */
 	int tls_server;		/* the TLS role: 1 on the listening side */
 	const char *peer;	/* the peer, as messages name it */
