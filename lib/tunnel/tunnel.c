@@ -545,6 +545,7 @@ tunnel_run(struct tunnel_opts *o)
 		log_err("%s", err);
 		goto out;
 	}
+	log_info("connected to %s", desc);
 	rc = tunnel_session(o, tls, 0, fd, fd, desc, &waitmask);
 out:
 	if (fd >= 0)
