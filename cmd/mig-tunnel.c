@@ -11,19 +11,24 @@ static const char usage[] =
 "usage: mig-tunnel [-L unix:LOCAL=NAME]... [-R NAME=unix:TARGET]...\n"
 "                  [--tls-cert FILE --tls-key FILE --tls-ca FILE\n"
 "                   [--tls-peer-name NAME] [--tls-client]]\n"
-"                  [--insecure] [--keepalive SECS] [--verbose] [PEER]\n"
+"                  [--insecure] [--keepalive SECS] [--handshake-timeout SECS]\n"
+"                  [--max-sessions N] [--max-per-source N] [--verbose] [PEER]\n"
 "Carries unix socket connections over one stream to another mig-tunnel.\n"
 "  -L unix:LOCAL=NAME   listen on LOCAL; each connection opens channel NAME\n"
 "  -R NAME=unix:TARGET  connect channels NAME opened by the peer to TARGET\n"
 "  PEER  - (stdin/stdout, the default), unix:PATH, tcp:HOST:PORT (connect),\n"
 "        listen:unix:PATH, listen:tcp:HOST:PORT (serve peers, each its own\n"
 "        session).  tcp: needs TLS or --insecure.\n"
+"  --handshake-timeout SECS  a peer must say hello (TLS: finish the\n"
+"        handshake too) within this (default 10)\n"
+"  --max-sessions N, --max-per-source N  listening: sessions at once, and\n"
+"        of those from one address (unix: one user) (default 128, 8)\n"
 "Exit: 0 peer said goodbye or stopped by a signal; 1 peer lost or runtime\n"
 "      failure; 2 bad arguments or files; 3 TLS handshake or peer refused.\n";
 
 enum {
 	O_CERT = 256, O_KEY, O_CA, O_PEER_NAME, O_CLIENT, O_INSECURE,
-	O_KEEPALIVE, O_HELP,
+	O_KEEPALIVE, O_HANDSHAKE, O_MAX_SESSIONS, O_PER_SOURCE, O_HELP,
 };
 
 static const struct option longopts[] = {
@@ -34,6 +39,9 @@ static const struct option longopts[] = {
 	{ "tls-client", no_argument, NULL, O_CLIENT },
 	{ "insecure", no_argument, NULL, O_INSECURE },
 	{ "keepalive", required_argument, NULL, O_KEEPALIVE },
+	{ "handshake-timeout", required_argument, NULL, O_HANDSHAKE },
+	{ "max-sessions", required_argument, NULL, O_MAX_SESSIONS },
+	{ "max-per-source", required_argument, NULL, O_PER_SOURCE },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -49,7 +57,8 @@ main(int argc, char **argv)
 
 	log_init("mig-tunnel", 0);
 	tunnel_opts_init(&o);
-	while ((c = getopt_long(argc, argv, "L:R:vh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":L:R:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'L':
 			if (tunnel_add_local(&o, optarg, err, sizeof(err)) < 0)
@@ -82,6 +91,26 @@ main(int argc, char **argv)
 				return TUNNEL_EXIT_USAGE;
 			o.keepalive_s = (int)v;
 			break;
+		case O_HANDSHAKE:
+			if (opt_number("--handshake-timeout", optarg, 1, 3600,
+			    &v) < 0)
+				return TUNNEL_EXIT_USAGE;
+			o.handshake_s = (int)v;
+			break;
+		case O_MAX_SESSIONS:
+			if (opt_number("--max-sessions", optarg, 1,
+			    TUNNEL_MAX_SESSIONS, &v) < 0)
+				return TUNNEL_EXIT_USAGE;
+			o.max_sessions = (int)v;
+			o.limits_set = 1;
+			break;
+		case O_PER_SOURCE:
+			if (opt_number("--max-per-source", optarg, 1,
+			    TUNNEL_MAX_SESSIONS, &v) < 0)
+				return TUNNEL_EXIT_USAGE;
+			o.max_per_source = (int)v;
+			o.limits_set = 1;
+			break;
 		case 'v':
 			verbose = 1;
 			break;
@@ -90,7 +119,7 @@ main(int argc, char **argv)
 			fputs(usage, stdout);
 			return TUNNEL_EXIT_OK;
 		default:
-			fputs(usage, stderr);
+			opt_bad(c, argv, "LRvh");
 			return TUNNEL_EXIT_USAGE;
 		}
 	}

@@ -38,10 +38,16 @@ bad "need --tls-cert" --tls-peer-name x -
 bad "need --tls-cert" --tls-client -
 bad "--keepalive" --keepalive -1 -
 bad "--keepalive" --keepalive soon -
+bad "--handshake-timeout" --handshake-timeout 0 -
+bad "--max-sessions" --max-sessions 0 "listen:unix:$T/p"
+bad "--max-per-source" --max-per-source 1025 "listen:unix:$T/p"
+bad "are for a listening PEER" --max-per-source 2 "unix:$T/p"
 bad "longer than 107" -L "unix:$T/$(printf '%0200d' 0)=x"
-expect_exit 2 "$TUN" --no-such-option
-grep -q '^usage:' "$T/err" || fail "an unknown option gives no usage"
-n=$((n + 1))
+bad "unknown option '--no-such-option'" --no-such-option
+bad "unknown option '-Z'" -Z -
+bad "-L needs a value" -L
+bad "--keepalive needs a value" --keepalive
+bad "--insecure=yes takes no value" --insecure=yes -
 note "$n kinds of bad input refused with exit 2"
 
 # Local sockets: never over another file, and the refusal is bad input.
@@ -76,4 +82,18 @@ wait_sock "$T/l"
 kill -INT "$pid_S"
 expect_status "$pid_S" 10 0 "a stdio tunnel after SIGINT"
 [ -e "$T/l" ] && fail "SIGINT left the -L socket behind"
+# SIGINT while connecting: a peer whose listen backlog is full (socat
+# stopped, one tunnel waiting in the backlog) keeps the next tunnel
+# waiting to connect; SIGINT ends that wait at once (exit 0).
+spawn full socat UNIX-LISTEN:"$T/full",backlog=0 OPEN:/dev/null
+wait_sock "$T/full"
+kill -STOP "$pid_full"
+tun F1 --verbose -R "x=unix:$T/t" "unix:$T/full"
+wait_for 10 "the first tunnel to fill the backlog" logged F1 "connected to"
+tun F2 --verbose -R "x=unix:$T/t" "unix:$T/full"
+wait_for 10 "the second tunnel to start connecting" logged F2 "connecting to"
+kill -INT "$pid_F2"
+expect_status "$pid_F2" 5 0 "a connecting tunnel after SIGINT"
+logged F2 "stopped while connecting" || { cat "$T/F2.log"; fail "no word on the interrupted connect"; }
+kill -KILL "$pid_full" "$pid_F1"
 exit 0

@@ -62,7 +62,10 @@ opt_bad(int c, char **argv, const char *shortopts)
 	 * option's value for a long option given a value it does not take. */
 	const char *word = argv[optind - 1];
 
-	if (c == ':')
+	if (c == ':' && optopt > 0 && optopt < 256)
+		/* musl moves optind past argc for "-L" ending the line. */
+		log_err("-%c needs a value (see --help)", optopt);
+	else if (c == ':')
 		log_err("%s needs a value (see --help)", word);
 	else if (optopt == 0)
 		log_err("unknown option '%s' (see --help)", word);

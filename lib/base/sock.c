@@ -14,6 +14,8 @@
 
 #include "base/sock.h"
 
+#define SOCK_RETRY_MS	20	/* a full unix backlog: try again after */
+
 int64_t
 clock_ms(void)
 {
@@ -35,26 +37,48 @@ sock_fail(char *err, size_t errlen, const struct endpoint *ep, const char *what)
 	return -1;
 }
 
+/*
+ * Wait for events on fd (none: just wait) until deadline_ms, taking the
+ * signals waitmask lets through (NULL: the current mask).
+ */
 static int
-sock_poll_until(int fd, short events, int64_t deadline_ms)
+sock_poll_mask(int fd, short events, int64_t deadline_ms,
+    const sigset_t *waitmask)
 {
 	struct pollfd p = { .fd = fd, .events = events };
+	struct timespec ts, *tsp;
 	int64_t left;
 	int rc;
 
 	for (;;) {
-		left = deadline_ms ? deadline_ms - clock_ms() : -1;
-		if (deadline_ms && left <= 0) {
-			errno = ETIMEDOUT;
-			return -1;
+		tsp = NULL;
+		if (deadline_ms) {
+			left = deadline_ms - clock_ms();
+			if (left <= 0) {
+				errno = ETIMEDOUT;
+				return -1;
+			}
+			ts.tv_sec = left / 1000;
+			ts.tv_nsec = (long)(left % 1000) * 1000000;
+			tsp = &ts;
 		}
-		rc = poll(&p, 1, left > 0x7fffffff ? 0x7fffffff : (int)left);
+		rc = ppoll(&p, fd >= 0, tsp, waitmask);
 		if (rc > 0)
 			return 0;
 		/* A signal means "stop" to every program here: give up (EINTR). */
 		if (rc < 0)
 			return -1;
+		if (fd < 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
 	}
+}
+
+static int
+sock_poll_until(int fd, short events, int64_t deadline_ms)
+{
+	return sock_poll_mask(fd, events, deadline_ms, NULL);
 }
 
 int
@@ -86,20 +110,37 @@ sock_unix_addr(const struct endpoint *ep, struct sockaddr_un *sun)
 	return 0;
 }
 
-/* Connect fd to addr, nonblocking so the deadline holds, then blocking. */
+/*
+ * Connect fd to addr, nonblocking so the deadline holds, then blocking.
+ * A unix listener whose backlog is full refuses at once (EAGAIN) rather
+ * than making us wait: try again every SOCK_RETRY_MS until the deadline.
+ */
 static int
 sock_connect_addr(int fd, const struct sockaddr *sa, socklen_t salen,
-    int64_t deadline_ms)
+    int64_t deadline_ms, const sigset_t *waitmask)
 {
+	int64_t next;
 	int soerr = 0;
 	socklen_t len = sizeof(soerr);
 
 	if (sock_set_nonblock(fd, 1) < 0)
 		return -1;
-	if (connect(fd, sa, salen) < 0) {
-		if (errno != EINPROGRESS && errno != EAGAIN)
+	while (connect(fd, sa, salen) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN && sa->sa_family == AF_UNIX) {
+			next = clock_ms() + SOCK_RETRY_MS;
+			if (deadline_ms && next > deadline_ms)
+				next = deadline_ms;
+			if (sock_poll_mask(-1, 0, next, waitmask) < 0 &&
+			    (errno != ETIMEDOUT || (deadline_ms &&
+			    clock_ms() >= deadline_ms)))
+				return -1;
+			continue;
+		}
+		if (errno != EINPROGRESS)
 			return -1;
-		if (sock_poll_until(fd, POLLOUT, deadline_ms) < 0)
+		if (sock_poll_mask(fd, POLLOUT, deadline_ms, waitmask) < 0)
 			return -1;
 		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
 			return -1;
@@ -107,6 +148,7 @@ sock_connect_addr(int fd, const struct sockaddr *sa, socklen_t salen,
 			errno = soerr;
 			return -1;
 		}
+		break;
 	}
 	return sock_set_nonblock(fd, 0);
 }
@@ -114,6 +156,13 @@ sock_connect_addr(int fd, const struct sockaddr *sa, socklen_t salen,
 int
 sock_connect(const struct endpoint *ep, int64_t deadline_ms, char *err,
     size_t errlen)
+{
+	return sock_connect_mask(ep, deadline_ms, NULL, err, errlen);
+}
+
+int
+sock_connect_mask(const struct endpoint *ep, int64_t deadline_ms,
+    const sigset_t *waitmask, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
 	struct sockaddr_un sun;
@@ -126,7 +175,7 @@ sock_connect(const struct endpoint *ep, int64_t deadline_ms, char *err,
 		if (fd < 0)
 			return sock_fail(err, errlen, ep, "socket for");
 		if (sock_connect_addr(fd, (struct sockaddr *)&sun, sizeof(sun),
-		    deadline_ms) < 0) {
+		    deadline_ms, waitmask) < 0) {
 			sock_fail(err, errlen, ep, "cannot connect to");
 			close(fd);
 			return -1;
@@ -149,12 +198,14 @@ sock_connect(const struct endpoint *ep, int64_t deadline_ms, char *err,
 		if (fd < 0)
 			continue;
 		if (sock_connect_addr(fd, ai->ai_addr, ai->ai_addrlen,
-		    deadline_ms) == 0)
+		    deadline_ms, waitmask) == 0)
 			break;
 		rc = errno;
 		close(fd);
 		errno = rc;
 		fd = -1;
+		if (rc == EINTR)
+			break;	/* told to stop: not the next address */
 	}
 	freeaddrinfo(res);
 	if (fd < 0)

@@ -5,6 +5,7 @@
  * reason in err on failure; none of them exits or logs.
  */
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -15,11 +16,20 @@ int64_t clock_ms(void);
 
 /*
  * Connect to a unix or tcp endpoint, blocking, giving up at deadline_ms
- * (clock_ms() time; 0 = no deadline) or when a signal interrupts the wait
- * (errno EINTR).  The fd is close-on-exec, blocking.
+ * (clock_ms() time; 0 = no deadline; errno ETIMEDOUT) or when a signal
+ * interrupts the wait (errno EINTR).  A unix listener with a full backlog
+ * is tried again until the deadline.  The fd is close-on-exec, blocking.
  */
 int sock_connect(const struct endpoint *ep, int64_t deadline_ms, char *err,
     size_t errlen);
+
+/*
+ * sock_connect, waiting with waitmask as the signal mask (ppoll), for a
+ * caller that blocks its stop signals outside its waits: one arriving
+ * while we connect ends the wait (EINTR) instead of staying pending.
+ */
+int sock_connect_mask(const struct endpoint *ep, int64_t deadline_ms,
+    const sigset_t *waitmask, char *err, size_t errlen);
 
 /*
  * Listen on a unix or tcp endpoint.  A unix socket is created mode 0600; an

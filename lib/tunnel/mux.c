@@ -50,11 +50,11 @@
 #define MUX_ACCEPT_BURST 16
 #define MUX_RETRY_MS	20		/* target's backlog full: retry */
 #define MUX_CONNECT_MS	10000		/* ... for this long */
-#define MUX_HELLO_MS	30000
 #define MUX_BYE_MS	2000		/* to flush GOODBYE when stopping */
 #define MUX_ROUNDS	4		/* peer reads per wakeup, for fairness */
 #define MUX_SMALL_RUN	16		/* small frames in a row: read in bulk */
 #define MUX_LOWAT_MAX	(128u * 1024)	/* wake for this much of a payload */
+#define MUX_TABLE	(2 * FRAME_CHANS)	/* channels live at once, both ways */
 
 enum { MUX_OPENING = 1, MUX_CONNECTING, MUX_OPEN, MUX_REFUSING };
 
@@ -104,7 +104,7 @@ struct mux {
 	uint64_t pings;
 	int64_t now, start, last_rx, last_ping, bye_deadline, accept_pause;
 	struct mux_chan *ids[2][FRAME_CHANS];	/* [mine][num] */
-	struct mux_chan *chans[2 * FRAME_CHANS];
+	struct mux_chan *chans[MUX_TABLE];	/* live, then dead until swept */
 	size_t nchan, nring, rr;
 	size_t excess;		/* sum over channels of commit - MUX_WIN_MIN */
 	unsigned next_num;
@@ -147,11 +147,25 @@ mux_min(uint32_t a, uint32_t b)
 
 /* ---- channels ---- */
 
+static void mux_sweep(struct mux *s);
+
+/*
+ * A new channel (mine, num), whose number the caller has checked is free.
+ * Released channels stay in chans[] until the round's sweep; a peer that
+ * closes and reopens numbers within one read can leave more of them than
+ * the table holds beside the live ones, so a full table is swept first.
+ * That is safe here: no caller walks chans[] while channels are created.
+ */
 static struct mux_chan *
 mux_chan_new(struct mux *s, int mine, unsigned num, int with_backlog)
 {
-	struct mux_chan *c = calloc(1, sizeof(*c));
+	struct mux_chan *c;
 
+	if (s->nchan == MUX_TABLE)
+		mux_sweep(s);
+	if (s->nchan == MUX_TABLE)
+		return NULL;	/* cannot be: live channels have a number each */
+	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return NULL;
 	if (with_backlog) {
@@ -1204,12 +1218,37 @@ mux_generate(struct mux *s)
 
 /* ---- local listeners ---- */
 
-static void
-mux_accept(struct mux *s, const struct mux_listener *l)
+int
+mux_open(struct mux *s, const char *name, int fd)
 {
 	struct mux_chan *c;
 	unsigned num, k;
-	int fd, i;
+
+	/* Numbers go round, so a number is not reused at once. */
+	for (k = 0; k < FRAME_CHANS; k++) {
+		num = (s->next_num + k) % FRAME_CHANS;
+		if (s->ids[1][num] == NULL)
+			break;
+	}
+	c = k < FRAME_CHANS ? mux_chan_new(s, 1, num, 1) : NULL;
+	if (c == NULL) {
+		close(fd);
+		errno = k < FRAME_CHANS ? ENOMEM : EMFILE;
+		return -1;
+	}
+	s->next_num = (num + 1) % FRAME_CHANS;
+	c->fd = fd;
+	c->name = name;
+	c->state = MUX_OPENING;
+	c->send_open = 1;
+	mux_grant(s, c);
+	return (int)c->num;
+}
+
+static void
+mux_accept(struct mux *s, const struct mux_listener *l)
+{
+	int fd, i, num;
 
 	for (i = 0; i < MUX_ACCEPT_BURST; i++) {
 		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1223,28 +1262,15 @@ mux_accept(struct mux *s, const struct mux_listener *l)
 			}
 			return;
 		}
-		/* Numbers go round, so a number is not reused at once. */
-		for (k = 0; k < FRAME_CHANS; k++) {
-			num = (s->next_num + k) % FRAME_CHANS;
-			if (s->ids[1][num] == NULL)
-				break;
-		}
-		c = k < FRAME_CHANS ? mux_chan_new(s, 1, num, 1) : NULL;
-		if (c == NULL) {
+		num = mux_open(s, l->name, fd);
+		if (num < 0) {
 			log_warn("connection on unix:%s closed: %s", l->ep.path,
-			    k < FRAME_CHANS ? "out of memory" :
+			    errno == ENOMEM ? "out of memory" :
 			    "1024 channels open already");
-			close(fd);
 			continue;
 		}
-		s->next_num = (num + 1) % FRAME_CHANS;
-		c->fd = fd;
-		c->name = l->name;
-		c->state = MUX_OPENING;
-		c->send_open = 1;
-		mux_grant(s, c);
-		log_info("channel %s #%u: connection on unix:%s", c->name,
-		    c->num, l->ep.path);
+		log_info("channel %s #%d: connection on unix:%s", l->name,
+		    num, l->ep.path);
 	}
 }
 
@@ -1316,21 +1342,24 @@ static int
 mux_timers(struct mux *s)
 {
 	int64_t ka = (int64_t)s->cfg->keepalive_s * 1000, next = -1, t;
+	int64_t hello = s->cfg->handshake_ms > 0 ? s->cfg->handshake_ms :
+	    MUX_HANDSHAKE_MS;
 	struct mux_chan *c;
 	size_t i;
 
 #define MUX_NEXT(when) do { t = (when); \
 	if (next < 0 || t < next) next = t; } while (0)
 	if (!s->ready && !s->stopping) {
-		if (s->now - s->start >= MUX_HELLO_MS) {
+		/* Before HELLO a peer is unknown: it may hold us only so long. */
+		if (s->now - s->start >= hello) {
 			/* No HELLO (or TLS handshake) in time: lost. */
-			mux_end(s, MUX_LOST, "%s did not %s within %d s",
+			mux_end(s, MUX_LOST, "%s did not %s within %lld s",
 			    s->cfg->peer, s->tls && !tls_ready(s->tls) ?
 			    "complete the TLS handshake" : "say hello",
-			    MUX_HELLO_MS / 1000);
+			    (long long)(hello + 999) / 1000);
 			return 0;
 		}
-		MUX_NEXT(s->start + MUX_HELLO_MS);
+		MUX_NEXT(s->start + hello);
 	}
 	if (ka > 0 && s->ready && !s->stopping) {
 		if (s->now - s->last_rx >= 3 * ka) {
@@ -1497,21 +1526,17 @@ mux_flush(struct mux *s)
 	mux_peer_write(s);
 }
 
-int
-mux_run(const struct mux_config *cfg, int rfd, int wfd)
+struct mux *
+mux_new(const struct mux_config *cfg, int rfd, int wfd)
 {
 	struct mux *s;
-	struct timespec ts, *tsp;
-	struct mux_chan *c;
 	char err[256];
-	size_t i;
-	short rev;
-	int n, timeout, rc;
+	int rc;
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		log_err("%s: out of memory", cfg->peer);
-		return MUX_LOST;
+		return NULL;
 	}
 	s->cfg = cfg;
 	s->rfd = rfd;
@@ -1521,21 +1546,56 @@ mux_run(const struct mux_config *cfg, int rfd, int wfd)
 	if (rc != 0) {
 		/* Out of memory, or TLS would not start: nothing to undo. */
 		mux_end(s, rc, "%s: %s", cfg->peer, err);
-		goto out;
 	}
+	return s;
+}
+
+/* The part of a round that does not wait: frame what is due, write it. */
+static void
+mux_produce(struct mux *s)
+{
+	if (sig_stop && !s->stopping && !s->done)
+		mux_stop(s);
+	if (!s->done) {
+		mux_generate(s);
+		mux_flush(s);
+	}
+	if (!s->done && s->stopping && s->bye_sent && mux_out_empty(s)) {
+		/* Told to stop, and the peer has our GOODBYE. */
+		mux_end(s, MUX_CLEAN, "stopped; said goodbye to %s",
+		    s->cfg->peer);
+	}
+	mux_sweep(s);
+}
+
+int
+mux_feed(struct mux *s, const void *p, size_t len)
+{
+	if (!s->done && s->tls != NULL)
+		mux_end(s, MUX_LOST, "internal error: bytes fed to a TLS "
+		    "session");
+	s->now = clock_ms();
+	if (!s->done && len > 0) {
+		s->last_rx = s->now;
+		mux_decode(s, p, len);
+	}
+	mux_produce(s);
+	return !s->done;
+}
+
+/* Wait for the peer, the local sides and the timers; serve what is ready. */
+static void
+mux_loop(struct mux *s)
+{
+	const struct mux_config *cfg = s->cfg;
+	struct timespec ts, *tsp;
+	struct mux_chan *c;
+	size_t i;
+	short rev;
+	int n, timeout, rc;
+
 	for (;;) {
-		if (sig_stop && !s->stopping)
-			mux_stop(s);
-		if (!s->done) {
-			mux_generate(s);
-			mux_flush(s);
-		}
-		if (!s->done && s->stopping && s->bye_sent && mux_out_empty(s)) {
-			/* Told to stop, and the peer has our GOODBYE. */
-			mux_end(s, MUX_CLEAN, "stopped; said goodbye to %s",
-			    cfg->peer);
-		}
-		mux_sweep(s);
+		mux_produce(s);
 		if (s->done)
 			break;
 		timeout = mux_timers(s);
@@ -1587,7 +1647,15 @@ mux_run(const struct mux_config *cfg, int rfd, int wfd)
 				if (s->pfds[s->plis + (int)i].revents & POLLIN)
 					mux_accept(s, &cfg->listeners[i]);
 	}
-out:
+}
+
+int
+mux_free(struct mux *s)
+{
+	int rc;
+
+	if (!s->done)
+		mux_end(s, MUX_CLEAN, "session with %s closed", s->cfg->peer);
 	if (s->tls != NULL && (s->bye_rcvd || s->bye_sent)) {
 		/* Best effort close_notify; the session is over either way. */
 		tls_close(s->tls);
@@ -1601,4 +1669,15 @@ out:
 	mux_teardown(s);
 	free(s);
 	return rc;
+}
+
+int
+mux_run(const struct mux_config *cfg, int rfd, int wfd)
+{
+	struct mux *s = mux_new(cfg, rfd, wfd);
+
+	if (s == NULL)
+		return MUX_LOST;
+	mux_loop(s);
+	return mux_free(s);
 }

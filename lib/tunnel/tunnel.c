@@ -39,6 +39,9 @@ tunnel_opts_init(struct tunnel_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->peer.kind = ENDPOINT_STDIO;
 	o->keepalive_s = 15;
+	o->handshake_s = MUX_HANDSHAKE_MS / 1000;
+	o->max_sessions = TUNNEL_SESSIONS;
+	o->max_per_source = TUNNEL_PER_SOURCE;
 }
 
 static int
@@ -150,6 +153,11 @@ tunnel_check(const struct tunnel_opts *o, char *err, size_t errlen)
 		    "connecting tunnel is the client anyway)");
 		return -1;
 	}
+	if (o->limits_set && !o->peer_listen) {
+		snprintf(err, errlen, "--max-sessions and --max-per-source are "
+		    "for a listening PEER (listen:...)");
+		return -1;
+	}
 	if (!tls && !o->insecure && o->peer.kind == ENDPOINT_TCP) {
 		snprintf(err, errlen, "a tcp: peer carries the guest's memory: "
 		    "use --tls-cert, --tls-key and --tls-ca, or --insecure to "
@@ -216,6 +224,7 @@ tunnel_session(const struct tunnel_opts *o, const struct tls_config *tls,
 	cfg.listeners = o->listeners;
 	cfg.nlisteners = o->nlisteners;
 	cfg.keepalive_s = o->keepalive_s;
+	cfg.handshake_ms = o->handshake_s * 1000;
 	cfg.tls = tls;
 	cfg.tls_server = tls_server;
 	cfg.peer = desc;
@@ -230,26 +239,103 @@ tunnel_on_child(int sig)
 	tunnel_child_exited = 1;
 }
 
+/*
+ * Where a peer comes from, for --max-per-source: its address for TCP (a
+ * port is cheap, an address is not), its user for a unix socket.
+ */
+struct tunnel_source {
+	int family;		/* AF_INET, AF_INET6, AF_UNIX */
+	uint8_t addr[16];	/* AF_INET: 4 bytes; AF_UNIX: the uid */
+};
+
+static void
+tunnel_source(int fd, const struct sockaddr_storage *ss,
+    struct tunnel_source *src)
+{
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	memset(src, 0, sizeof(*src));
+	src->family = ss->ss_family;
+	if (ss->ss_family == AF_INET)
+		memcpy(src->addr, &((const struct sockaddr_in *)ss)->sin_addr,
+		    4);
+	else if (ss->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		/* A dual-stack listener: the same client either way. */
+		src->family = AF_INET;
+		memcpy(src->addr, in6->sin6_addr.s6_addr + 12, 4);
+	} else if (ss->ss_family == AF_INET6)
+		memcpy(src->addr, &in6->sin6_addr, 16);
+	else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		memcpy(src->addr, &cred.uid, sizeof(cred.uid));
+	else
+		memset(src->addr, 0xff, sizeof(src->addr));	/* unknown */
+}
+
 /* Name an accepted peer for messages: "peer 10.0.0.2:51234". */
 static void
 tunnel_describe(const struct sockaddr_storage *ss, socklen_t len,
-    const struct endpoint *ep, unsigned long n, char *buf, size_t buflen)
+    const struct tunnel_source *src, const struct endpoint *ep,
+    unsigned long n, char *buf, size_t buflen)
 {
 	char host[NI_MAXHOST], port[NI_MAXSERV];
+	uid_t uid;
 
+	memcpy(&uid, src->addr, sizeof(uid));
 	if (ss->ss_family != AF_UNIX && getnameinfo((const struct sockaddr *)ss,
 	    len, host, sizeof(host), port, sizeof(port),
 	    NI_NUMERICHOST | NI_NUMERICSERV) == 0)
 		snprintf(buf, buflen, strchr(host, ':') ? "peer [%s]:%s" :
 		    "peer %s:%s", host, port);
 	else
-		snprintf(buf, buflen, "peer #%lu on unix:%s", n, ep->path);
+		snprintf(buf, buflen, "peer #%lu on unix:%s (uid %ld)", n,
+		    ep->path, uid == (uid_t)-1 ? -1L : (long)uid);
 }
 
 struct tunnel_child {
 	pid_t pid;
 	unsigned long n;
+	struct tunnel_source src;
 };
+
+static size_t
+tunnel_count_source(const struct tunnel_child *kids, size_t nkids,
+    const struct tunnel_source *src)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < nkids; i++)
+		n += memcmp(&kids[i].src, src, sizeof(*src)) == 0;
+	return n;
+}
+
+/*
+ * A connection over its source's share is closed unheard.  A flood of
+ * them is told once every 10 s, with how many since.
+ */
+static void
+tunnel_turn_away(const char *desc, size_t have)
+{
+	static int64_t last;
+	static unsigned long quiet;
+	int64_t now = clock_ms();
+
+	if (last != 0 && now - last < 10000) {
+		quiet++;
+		return;
+	}
+	if (quiet)
+		log_warn("%s: closed unheard, %zu sessions from there already "
+		    "(--max-per-source); %lu more closed since the last such "
+		    "message", desc, have, quiet);
+	else
+		log_warn("%s: closed unheard, %zu sessions from there already "
+		    "(--max-per-source)", desc, have);
+	last = now;
+	quiet = 0;
+}
 
 /* Collect exited sessions; log how each ended when it was not clean. */
 static void
@@ -309,11 +395,13 @@ tunnel_serve(const struct tunnel_opts *o, const struct tls_config *tls,
     const sigset_t *waitmask)
 {
 	static struct tunnel_child kids[TUNNEL_MAX_SESSIONS];
+	struct tunnel_source src;
+	size_t have;
 	struct sockaddr_storage ss;
 	struct sigaction sa;
 	struct pollfd p;
 	struct timespec pause = { 0, 100 * 1000000 }, *tsp;
-	char err[400], desc[128];
+	char err[400], desc[192];
 	unsigned long nsess = 0;
 	size_t nkids = 0;
 	socklen_t len;
@@ -337,7 +425,8 @@ tunnel_serve(const struct tunnel_opts *o, const struct tls_config *tls,
 		tunnel_child_exited = 0;
 		tunnel_reap(kids, &nkids);
 		p.fd = lfd;
-		p.events = nkids < TUNNEL_MAX_SESSIONS ? POLLIN : 0;
+		/* All slots taken: new peers wait in the kernel's backlog. */
+		p.events = nkids < (size_t)o->max_sessions ? POLLIN : 0;
 		p.revents = 0;
 		n = ppoll(&p, 1, tsp, waitmask);
 		tsp = NULL;
@@ -354,7 +443,16 @@ tunnel_serve(const struct tunnel_opts *o, const struct tls_config *tls,
 			continue;
 		}
 		nsess++;
-		tunnel_describe(&ss, len, &o->peer, nsess, desc, sizeof(desc));
+		tunnel_source(fd, &ss, &src);
+		tunnel_describe(&ss, len, &src, &o->peer, nsess, desc,
+		    sizeof(desc));
+		have = tunnel_count_source(kids, nkids, &src);
+		if (have >= (size_t)o->max_per_source) {
+			/* One source may not take every slot. */
+			tunnel_turn_away(desc, have);
+			close(fd);
+			continue;
+		}
 		if (ss.ss_family != AF_UNIX)
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 			    sizeof(one));
@@ -372,6 +470,7 @@ tunnel_serve(const struct tunnel_opts *o, const struct tls_config *tls,
 		log_info("session %lu: %s", nsess, desc);
 		kids[nkids].pid = pid;
 		kids[nkids].n = nsess;
+		kids[nkids].src = src;
 		nkids++;
 	}
 	log_info("stopping");
@@ -433,12 +532,20 @@ tunnel_run(struct tunnel_opts *o)
 	}
 	endpoint_format(&o->peer, err, sizeof(err));
 	snprintf(desc, sizeof(desc), "peer %s", err);
-	fd = sock_connect(&o->peer, clock_ms() + TUNNEL_CONNECT_MS, err,
-	    sizeof(err));
+	log_info("connecting to %s", desc);
+	/* Signals are blocked outside waits: the connect's wait takes them. */
+	fd = sock_connect_mask(&o->peer, clock_ms() + TUNNEL_CONNECT_MS,
+	    &waitmask, err, sizeof(err));
+	if (fd < 0 && sig_stop) {
+		log_info("stopped while connecting to %s", desc);
+		rc = TUNNEL_EXIT_OK;
+		goto out;
+	}
 	if (fd < 0) {
 		log_err("%s", err);
 		goto out;
 	}
+	log_info("connected to %s", desc);
 	rc = tunnel_session(o, tls, 0, fd, fd, desc, &waitmask);
 out:
 	if (fd >= 0)

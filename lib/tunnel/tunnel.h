@@ -13,7 +13,9 @@
 
 #define TUNNEL_MAX_ROUTES	64
 #define TUNNEL_MAX_LISTENERS	64
-#define TUNNEL_MAX_SESSIONS	128	/* at once, on a listening tunnel */
+#define TUNNEL_MAX_SESSIONS	1024	/* --max-sessions at most */
+#define TUNNEL_SESSIONS		128	/* at once, on a listening tunnel */
+#define TUNNEL_PER_SOURCE	8	/* of those, from one address or uid */
 
 /* Exit statuses (doc/mig-tunnel.1). */
 enum {
@@ -35,9 +37,16 @@ struct tunnel_opts {
 	int tls_client;		/* with '-': be the TLS client */
 	int insecure;		/* TCP without TLS is allowed */
 	int keepalive_s;
+	int handshake_s;	/* TLS handshake and HELLO within this */
+	int max_sessions;	/* listening: sessions at once */
+	int max_per_source;	/* listening: of those, from one source */
+	int limits_set;		/* either was given */
 };
 
-/* Defaults: PEER '-', keepalive 15 s, nothing else. */
+/*
+ * Defaults: PEER '-', keepalive 15 s, handshake 10 s, 128 sessions of
+ * which 8 per source, nothing else.
+ */
 void tunnel_opts_init(struct tunnel_opts *o);
 
 /*
@@ -53,7 +62,8 @@ int tunnel_set_peer(struct tunnel_opts *o, const char *arg, char *err,
 
 /*
  * Check the options together: TLS files all or none, TLS-only options
- * without TLS, TCP without TLS unless insecure.  0, or -1 with err.
+ * without TLS, TCP without TLS unless insecure, session limits only when
+ * listening.  0, or -1 with err.
  */
 int tunnel_check(const struct tunnel_opts *o, char *err, size_t errlen);
 
