@@ -23,6 +23,21 @@ UNITS    := $(patsubst test/unit/%.c,build/test/%,$(wildcard test/unit/*_test.c)
 MANS     := $(wildcard doc/*.1)
 GUEST    := build/guest/guest.elf
 
+# Fuzz targets (see the fuzzing rules at the end).
+FUZZ_SRC     := $(wildcard test/fuzz/*_fuzz.c)
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  = -std=c11 -D_GNU_SOURCE -O1 -g -Ilib -Ibuild/include \
+               -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# The musl shims would shadow glibc's own checked functions.
+FUZZ_LIBSRC  := $(filter-out lib/compat/%,$(LIB_SRC))
+FUZZ_BINS    := $(FUZZ_SRC:test/fuzz/%.c=build/fuzz/bin/%)
+REPLAYS      := $(FUZZ_SRC:test/fuzz/%.c=build/test/fuzz/%)
+SAN_REPLAYS  := $(FUZZ_SRC:test/fuzz/%.c=build/san/bin/%)
+SAN_CFLAGS   = -std=c11 -D_GNU_SOURCE -O1 -g -Ilib -Ibuild/include \
+               -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -fno-omit-frame-pointer
+
 .PHONY: all check unit demo bench install clean deps guest
 # Objects are intermediate files of pattern rules: keep them between runs.
 .SECONDARY:
@@ -61,9 +76,9 @@ guest: $(GUEST)
 
 unit: $(UNITS)
 
-check: all $(UNITS)
+check: all $(UNITS) $(REPLAYS) $(SAN_REPLAYS)
 	@sh scripts/deps.sh test
-	@sh test/run.sh $(UNITS)
+	@sh test/run.sh $(UNITS) $(REPLAYS)
 
 demo: all
 	@sh scripts/deps.sh test
@@ -85,3 +100,50 @@ clean:
 build/bench/splice-relay: scripts/splice-relay.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+
+# ---- fuzzing (test/fuzz/NAME_fuzz.c, each with test/fuzz/corpus/NAME/) ----
+# Every target defines LLVMFuzzerTestOneInput using lib/ code only.  `make
+# fuzz` links each with libFuzzer (clang, ASan, UBSan) against lib/ built
+# for glibc in build/fuzz/ and runs it FUZZ_SECONDS with its corpus; new
+# inputs go to build/fuzz/new/NAME, never into the committed corpus.
+# `make check` replays each corpus through the target built twice: with
+# the normal toolchain and test/fuzz/replay.c, and with gcc's ASan and
+# UBSan (glibc) in build/san/.
+
+.PHONY: fuzz fuzz-build replay
+build/fuzz/obj/%.o: %.c build/include/.stamp $(wildcard lib/*/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+build/fuzz/libmig.a: $(FUZZ_LIBSRC:%.c=build/fuzz/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+
+build/fuzz/bin/%: build/fuzz/obj/test/fuzz/%.o build/fuzz/libmig.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< build/fuzz/libmig.a $(BEARSSL)
+
+build/test/fuzz/%: build/obj/test/fuzz/%.o build/obj/test/fuzz/replay.o build/libmig.a $(SHIM_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< build/obj/test/fuzz/replay.o build/libmig.a $(SHIM_OBJ) $(BEARSSL)
+
+build/san/obj/%.o: %.c build/include/.stamp $(wildcard lib/*/*.h)
+	@mkdir -p $(dir $@)
+	gcc $(SAN_CFLAGS) -c $< -o $@
+
+build/san/libmig.a: $(FUZZ_LIBSRC:%.c=build/san/obj/%.o)
+	rm -f $@ && ar rcs $@ $^
+
+build/san/bin/%: build/san/obj/test/fuzz/%.o build/san/obj/test/fuzz/replay.o build/san/libmig.a
+	@mkdir -p $(dir $@)
+	gcc -fsanitize=address,undefined -o $@ $^ $(BEARSSL)
+
+fuzz-build:
+	@sh scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh test/fuzz/fuzz.sh $(FUZZ_BINS)
+
+# The corpus replay alone (make check runs it too).
+replay: $(REPLAYS) $(SAN_REPLAYS)
+	@TESTS=none sh test/run.sh $(REPLAYS)

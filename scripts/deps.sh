@@ -1,14 +1,17 @@
 #!/bin/sh
 # Installs, with apt as root, the Debian packages a make target needs and the
-# machine lacks.  Usage: deps.sh build|test|bench
+# machine lacks.  Usage: deps.sh build|test|bench|fuzz (fuzz: clang and
+# its libFuzzer runtime, for make fuzz; test has gcc's ASan and UBSan
+# runtimes for the corpus replay)
 # Without root (or apt) it only names what is missing and lets the caller go
 # on: tests then skip for want of a peer.
 set -u
 case "${1:-}" in
 build) pkgs="musl-tools libbearssl-dev gcc binutils make file" ;;
-test)  pkgs="musl-tools libbearssl-dev qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl procps iproute2 file" ;;
+test)  pkgs="musl-tools libbearssl-dev gcc libasan8 libubsan1 qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl procps iproute2 file" ;;
 bench) pkgs="musl-tools libbearssl-dev qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl stunnel4 procps time python3 iproute2" ;;
-*) echo "usage: deps.sh build|test|bench" >&2; exit 2 ;;
+fuzz)  pkgs="clang libclang-rt-14-dev gcc make" ;;
+*) echo "usage: deps.sh build|test|bench|fuzz" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -67,3 +67,17 @@ expect_exit() {
 	got=$?
 	[ "$got" = "$want" ] || { cat "$T/err" >&2; fail "$* exited $got, expected $want"; }
 }
+
+# peer NAME SCRIPT: a fake QMP server on $T/NAME.sock that runs the sh
+# SCRIPT for each connection (stdin and stdout are the connection).  In
+# SCRIPT, $GREETING is QEMU's greeting and $ID sets id to the id of the
+# command read into $l, for a reply that matches it.
+peer() {
+	printf '%s\n' "$2" >"$T/$1.peer"
+	socat "UNIX-LISTEN:$T/$1.sock,fork" "SYSTEM:sh $T/$1.peer" \
+		2>"$T/$1.socat.err" </dev/null &
+	track $!
+	wait_for 10 "fake peer $1 to listen" test -S "$T/$1.sock"
+}
+GREETING='{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}}'
+ID='id=$(printf %s "$l" | sed -n "s/.*\"id\": *\([0-9]*\).*/\1/p")'

@@ -38,20 +38,6 @@ bad() {
 	fi
 }
 
-# peer NAME SCRIPT: a fake QMP server on $T/NAME.sock that runs the sh
-# SCRIPT for each connection (stdin and stdout are the connection).
-peer() {
-	printf '%s\n' "$2" >"$T/$1.peer"
-	socat "UNIX-LISTEN:$T/$1.sock,fork" "SYSTEM:sh $T/$1.peer" \
-		2>"$T/$1.socat.err" </dev/null &
-	track $!
-	wait_for 10 "fake peer $1 to listen" test -S "$T/$1.sock"
-}
-
-GREETING='{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}}'
-# The id of the command read into $l, for a reply that matches it.
-ID='id=$(printf %s "$l" | sed -n "s/.*\"id\": *\([0-9]*\).*/\1/p")'
-
 mkdisk "$T/src0.qcow2" 64M
 fill_disk "$T/src0.qcow2"
 mkdisk "$T/src1.qcow2" 64M

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs the whole suite: the unit test binaries given as arguments, then every
+# Runs the whole suite: the unit test binaries given as arguments (and the
+# fuzz targets' corpus replays, build/test/fuzz/NAME_fuzz), then every
 # test/*.sh.  Exit status of a test: 0 passed, 77 skipped (a peer is
 # missing), anything else failed.  Each test's output goes to
 # build/test-logs/NAME.log and is printed when it fails.  The last line is
@@ -9,7 +10,7 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 logs="$top/build/test-logs"
-mkdir -p "$logs/unit"
+mkdir -p "$logs/unit" "$logs/fuzz"
 limit=${TEST_TIMEOUT:-600}
 pass=0 fail=0 skip=0 failed=""
 
@@ -30,8 +31,14 @@ run_one() {
 	esac
 }
 
+# Fuzz targets (build/test/fuzz/NAME_fuzz) replay their corpus.
 for bin in "$@"; do
-	run_one "unit/$(basename "$bin")" "$bin"
+	case $bin in
+	*_fuzz) name=$(basename "$bin" _fuzz)
+		[ -d "$top/test/fuzz/corpus/$name" ] || name="$name-no-corpus"
+		run_one "fuzz/$name" sh "$top/test/fuzz/replay.sh" "$bin" ;;
+	*) run_one "unit/$(basename "$bin")" "$bin" ;;
+	esac
 done
 for t in "$top"/test/*.sh; do
 	name=$(basename "$t" .sh)

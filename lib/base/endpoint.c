@@ -4,10 +4,19 @@
 
 #include "base/endpoint.h"
 
+/* The reason quotes the text, control bytes shown as '?' to keep one line. */
 static int
 endpoint_fail(char *err, size_t errlen, const char *text, const char *why)
 {
-	snprintf(err, errlen, "bad endpoint '%s': %s", text, why);
+	char shown[300];
+	size_t i;
+
+	for (i = 0; text[i] != '\0' && i < sizeof(shown) - 1; i++)
+		shown[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ?
+		    '?' : text[i];
+	shown[i] = '\0';
+	snprintf(err, errlen, "bad endpoint '%s%s': %s", shown,
+	    text[i] != '\0' ? "..." : "", why);
 	return -1;
 }
 
@@ -40,6 +49,10 @@ endpoint_parse_tcp(const char *text, const char *rest, struct endpoint *ep,
 	}
 	if (hostlen == 0)
 		return endpoint_fail(err, errlen, text, "empty host");
+	/* A bracket in the host could not be written back unambiguously. */
+	if (memchr(host, '[', hostlen) != NULL ||
+	    memchr(host, ']', hostlen) != NULL)
+		return endpoint_fail(err, errlen, text, "brackets in the host");
 	if (hostlen >= sizeof(ep->host))
 		return endpoint_fail(err, errlen, text, "host name too long");
 	port = strtol(colon + 1, &end, 10);
@@ -113,11 +126,17 @@ endpoint_qemu_uri(const struct endpoint *ep, char *buf, size_t buflen)
 	return (n < 0 || (size_t)n >= buflen) ? -1 : 0;
 }
 
+/*
+ * A path that starts with "//" is written in the URI form: "unix://x"
+ * would read back as a host, so the path "//x" comes out as "unix:////x".
+ */
 void
 endpoint_format(const struct endpoint *ep, char *buf, size_t buflen)
 {
 	if (ep->kind == ENDPOINT_STDIO)
 		snprintf(buf, buflen, "-");
+	else if (ep->kind == ENDPOINT_UNIX && strncmp(ep->path, "//", 2) == 0)
+		snprintf(buf, buflen, "unix://%s", ep->path);
 	else if (endpoint_qemu_uri(ep, buf, buflen) < 0)
 		snprintf(buf, buflen, "?");
 }

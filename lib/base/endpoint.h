@@ -40,7 +40,10 @@ int endpoint_parse(const char *text, unsigned allowed, struct endpoint *ep,
  */
 int endpoint_qemu_uri(const struct endpoint *ep, char *buf, size_t buflen);
 
-/* Write ep back the way a user would type it, for messages. */
+/*
+ * Write ep back the way a user would type it, for messages: the text
+ * parses back to the same endpoint (given 300 bytes, enough for any).
+ */
 void endpoint_format(const struct endpoint *ep, char *buf, size_t buflen);
 
 #endif

@@ -39,6 +39,13 @@ qmp_wait(struct qmp *q, short ev, int64_t deadline_ms)
 	}
 }
 
+/* Nonzero once deadline_ms (0: none) has come. */
+static int
+qmp_past(int64_t deadline_ms)
+{
+	return deadline_ms != 0 && clock_ms() >= deadline_ms;
+}
+
 /*
  * The next message, reading as needed: 1 with it in q->msg, 0 on deadline
  * (or on a signal if intr), -1 with q->err set.  A greeting is only valid
@@ -51,6 +58,7 @@ qmp_recv(struct qmp *q, int64_t deadline_ms, int intr)
 	size_t avail;
 	ssize_t n;
 	int rc;
+	int looked = 0;
 
 	for (;;) {
 		rc = qmp_codec_next(&q->codec, &q->msg, why, sizeof(why));
@@ -64,6 +72,13 @@ qmp_recv(struct qmp *q, int64_t deadline_ms, int intr)
 			    "QMP peer sent garbage: %s", why);
 			return -1;
 		}
+		/*
+		 * poll finds bytes at once while the peer keeps sending, so
+		 * the clock is read here too: only the first look may come
+		 * after the deadline.
+		 */
+		if (looked++ && qmp_past(deadline_ms))
+			return 0;
 		rc = qmp_wait(q, POLLIN, deadline_ms);
 		if (rc == 0 || (rc == 2 && intr))
 			return 0;
@@ -119,7 +134,11 @@ qmp_send(struct qmp *q, const char *buf, size_t len, int fd,
 	return 0;
 }
 
-/* Keep an event that came while a command waited, as text to re-parse. */
+/*
+ * Keep an event that came while a command waited, as text to re-parse.
+ * Only the first drop of a wait is told (a flood would print a line per
+ * event); qmp_exec_fd counts the others and tells their number at the end.
+ */
 static void
 qmp_queue_event(struct qmp *q)
 {
@@ -127,12 +146,16 @@ qmp_queue_event(struct qmp *q)
 	size_t len = q->msg.doc.textlen;
 
 	if (len > QMP_EVENT_MAX || q->msg.doc.n > QMP_NEVENT_NODES) {
-		log_warn("dropped QMP event %s: too big to queue (%zu bytes, "
-		    "%zu values)", q->msg.name, len, q->msg.doc.n);
+		if (q->ev_dropped++ == 0)
+			log_warn("dropped QMP event %s: too big to queue (%zu "
+			    "bytes, %zu values)", q->msg.name, len,
+			    q->msg.doc.n);
 		return;
 	}
 	if (q->ev_count == QMP_EVENTS_MAX) {
-		log_warn("QMP event queue full: dropped the oldest event");
+		if (q->ev_dropped++ == 0)
+			log_warn("QMP event queue full: dropped the oldest "
+			    "event");
 		q->ev_head = (q->ev_head + 1) % QMP_EVENTS_MAX;
 		q->ev_count--;
 	}
@@ -164,7 +187,7 @@ qmp_open_fd(struct qmp *q, int fd, int64_t deadline_ms)
 
 	q->fd = fd;
 	q->next_id = 1;
-	q->ev_head = q->ev_count = 0;
+	q->ev_head = q->ev_count = q->ev_dropped = 0;
 	q->err[0] = '\0';
 	qmp_codec_init(&q->codec);
 	if (sock_set_nonblock(fd, 1) < 0) {
@@ -219,6 +242,40 @@ qmp_exec(struct qmp *q, const char *cmd, const char *args,
 	return qmp_exec_fd(q, cmd, args, -1, deadline_ms, out);
 }
 
+/*
+ * Wait for the reply to command id: 0 return, 1 error reply, -1 (q->err
+ * set) otherwise.  Events are queued meanwhile.
+ */
+static int
+qmp_await(struct qmp *q, const char *cmd, int64_t id, int64_t deadline_ms)
+{
+	int rc;
+
+	for (;;) {
+		rc = qmp_recv(q, deadline_ms, 0);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			break;
+		if (q->msg.kind == QMP_MSG_EVENT)
+			qmp_queue_event(q);
+		else if (q->msg.id == id || (q->msg.id == -1 &&
+		    q->msg.kind == QMP_MSG_ERROR))
+			return q->msg.kind == QMP_MSG_RETURN ? 0 : 1;
+		else if (q->msg.id == -1) {
+			snprintf(q->err, sizeof(q->err), "QEMU replied to "
+			    "'%.64s' without an id", cmd);
+			return -1;
+		}
+		/* Events or others' replies without end do not extend it. */
+		if (qmp_past(deadline_ms))
+			break;
+	}
+	snprintf(q->err, sizeof(q->err), "timed out waiting for reply to "
+	    "'%.64s'", cmd);
+	return -1;
+}
+
 int
 qmp_exec_fd(struct qmp *q, const char *cmd, const char *args, int fd,
     int64_t deadline_ms, struct qmp_msg **out)
@@ -253,31 +310,15 @@ qmp_exec_fd(struct qmp *q, const char *cmd, const char *args, int fd,
 		free(buf);
 	if (n < 0)
 		return -1;
-	for (;;) {
-		rc = qmp_recv(q, deadline_ms, 0);
-		if (rc == 0)
-			snprintf(q->err, sizeof(q->err), "timed out waiting "
-			    "for reply to '%.64s'", cmd);
-		if (rc <= 0)
-			return -1;
-		if (q->msg.kind == QMP_MSG_EVENT) {
-			qmp_queue_event(q);
-			continue;
-		}
-		if (q->msg.id == id || (q->msg.id == -1 &&
-		    q->msg.kind == QMP_MSG_ERROR))
-			break;
-		if (q->msg.id == -1) {
-			snprintf(q->err, sizeof(q->err), "QEMU replied to "
-			    "'%.64s' without an id", cmd);
-			return -1;
-		}
-	}
-	if (q->msg.kind == QMP_MSG_RETURN)
-		return 0;
-	snprintf(q->err, sizeof(q->err), "'%.64s' failed: %s", cmd,
-	    q->msg.desc);
-	return 1;
+	rc = qmp_await(q, cmd, id, deadline_ms);
+	if (q->ev_dropped > 1)
+		log_warn("dropped %u QMP events in all while waiting for "
+		    "'%.64s'", q->ev_dropped, cmd);
+	q->ev_dropped = 0;
+	if (rc == 1)
+		snprintf(q->err, sizeof(q->err), "'%.64s' failed: %s", cmd,
+		    q->msg.desc);
+	return rc;
 }
 
 int
@@ -312,5 +353,8 @@ qmp_next_event(struct qmp *q, int64_t deadline_ms, struct qmp_msg **out)
 			return rc;
 		if (q->msg.kind == QMP_MSG_EVENT)
 			return 1;
+		/* A stream of late replies does not extend the deadline. */
+		if (qmp_past(deadline_ms))
+			return 0;
 	}
 }

@@ -14,8 +14,10 @@
  *    negotiation, commands by id with deadlines, fd passing, event queue.
  *
  * Events that arrive while a command waits for its return are queued (up to
- * QMP_EVENTS_MAX, oldest dropped with a warning) and handed out, oldest
- * first, by qmp_next_event.
+ * QMP_EVENTS_MAX, oldest dropped; a wait warns once and then gives the
+ * count) and handed out, oldest first, by qmp_next_event.  Deadlines hold
+ * however much the peer sends: only the bytes ready at the first look may
+ * be taken after one.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -115,6 +117,7 @@ struct qmp {
 	struct json_node evnodes[512];
 	struct qmp_event_slot events[QMP_EVENTS_MAX];
 	unsigned ev_head, ev_count;
+	unsigned ev_dropped;		/* events dropped in this wait */
 	char err[600];			/* reason for the last failure */
 };
 
@@ -142,7 +145,8 @@ void qmp_close(struct qmp *q);
  * While waiting: events are queued; replies with another id (say, the late
  * reply to a command that timed out) are ignored; an error reply with no id
  * is taken as ours (QEMU answers so when it cannot parse a command), a
- * return with no id is a protocol error (-1).  After a timeout the
+ * return with no id is a protocol error (-1).  Events and other replies
+ * that keep coming do not extend the deadline.  After a timeout the
  * connection stays usable.
  */
 int qmp_exec(struct qmp *q, const char *cmd, const char *args,

@@ -147,11 +147,50 @@ test_other(void)
 	CHECK(strcmp(buf, "tcp:[::1]:9") == 0);
 }
 
+/* What endpoint_format writes parses back to the same endpoint. */
+static int
+round_trip(const char *text, const char *want)
+{
+	struct endpoint first;
+	char buf[300];
+
+	if (parse(text, ENDPOINT_ANY) < 0)
+		return 0;
+	first = ep;
+	endpoint_format(&first, buf, sizeof(buf));
+	if (strcmp(buf, want) != 0 || parse(buf, ENDPOINT_ANY) < 0) {
+		printf("  '%s' written '%s': %s\n", text, buf, err);
+		return 0;
+	}
+	return memcmp(&first, &ep, sizeof(ep)) == 0;
+}
+
+static void
+test_round_trip(void)
+{
+	CHECK(round_trip("unix:/run/x", "unix:/run/x"));
+	CHECK(round_trip("unix:///run/x", "unix:/run/x"));
+	/* The path is "//x": "unix://x" would name a host. */
+	CHECK(round_trip("unix:////x", "unix:////x") &&
+	    strcmp(ep.path, "//x") == 0);
+	CHECK(round_trip("unix://///x", "unix://///x"));
+	CHECK(round_trip("tcp:[::1]:80", "tcp:[::1]:80"));
+	CHECK(round_trip("tcp:[h]:080", "tcp:h:80"));
+	/* Brackets in a host cannot be written back: refused. */
+	CHECK(refused("tcp:[[x]:80", ENDPOINT_ANY, "brackets in the host"));
+	CHECK(refused("tcp:x]:80", ENDPOINT_ANY, "brackets in the host"));
+	CHECK(refused("tcp:a[b:80", ENDPOINT_ANY, "brackets in the host"));
+	/* A reason is one line, whatever the text holds. */
+	CHECK(refused("tcp:\n:80x", ENDPOINT_ANY, "'tcp:?:80x'") &&
+	    strchr(err, '\n') == NULL);
+}
+
 int
 main(void)
 {
 	test_unix();
 	test_tcp();
 	test_other();
+	test_round_trip();
 	return check_done();
 }

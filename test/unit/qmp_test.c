@@ -614,7 +614,7 @@ test_flood(void)
 	pid_t pid = peer_start(script_flood, &fd);
 
 	CHECK(qmp_open_fd(&client, fd, dl) == 0);
-	printf("# 11 warnings about dropped QMP events are expected:\n");
+	printf("# 2 warnings about dropped QMP events are expected:\n");
 	fflush(stdout);
 	CHECK(qmp_exec(&client, "cont", NULL, dl, &m) == 0);
 	CHECK(client.ev_count == QMP_EVENTS_MAX);
@@ -627,6 +627,111 @@ test_flood(void)
 	CHECK(qmp_next_event(&client, clock_ms() + 50, &m) == 0);
 	qmp_close(&client);
 	CHECK(peer_ok(pid));
+}
+
+/*
+ * A peer that never stops talking: after the handshake and one command,
+ * it sends chatter_line over and over for CHATTER_MS (bounded so that a
+ * client that ignores its deadline fails the test rather than hangs it).
+ */
+#define CHATTER_MS 4000
+static const char *chatter_line;
+
+static void
+script_chatter(int fd)
+{
+	static char batch[65536];
+	char buf[512];
+	size_t n = strlen(chatter_line), used = 0;
+	int64_t end;
+
+	handshake(fd);
+	get_cmd(fd, buf, sizeof(buf));
+	while (used + n <= sizeof(batch)) {
+		memcpy(batch + used, chatter_line, n);
+		used += n;
+	}
+	end = clock_ms() + CHATTER_MS;
+	while (clock_ms() < end)
+		if (write(fd, batch, used) < 0)
+			_exit(0);	/* the client hung up: done */
+	pause();
+}
+
+/*
+ * Run one wait (an exec, or an event wait if events) against a chattering
+ * peer with a 300 ms deadline; stderr goes to a file whose lines are
+ * counted into *warnings.  Nonzero if the wait ended in time, as wanted.
+ */
+static int
+chatter(const char *line, int events, int *warnings)
+{
+	char tmpl[] = "/tmp/qmp_test.XXXXXX", c;
+	struct qmp_msg *m;
+	int64_t t0;
+	int fd, log, saved, rc, ok;
+	pid_t pid;
+
+	chatter_line = line;
+	pid = peer_start(script_chatter, &fd);
+	if (qmp_open_fd(&client, fd, clock_ms() + 5000) != 0)
+		return 0;
+	log = mkstemp(tmpl);
+	unlink(tmpl);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(log, 2);
+	t0 = clock_ms();
+	if (events) {
+		/* The command gets the peer going; its wait is not timed. */
+		qmp_exec(&client, "go", NULL, clock_ms() + 100, &m);
+		t0 = clock_ms();
+		rc = qmp_next_event(&client, t0 + 300, &m);
+		ok = rc == 0;
+	} else {
+		rc = qmp_exec(&client, "go", NULL, t0 + 300, &m);
+		ok = rc == -1 && strstr(client.err, "timed out") != NULL;
+	}
+	ok = ok && clock_ms() - t0 < 1500;
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	*warnings = 0;
+	lseek(log, 0, SEEK_SET);
+	while (read(log, &c, 1) == 1)
+		*warnings += c == '\n';
+	close(log);
+	qmp_close(&client);
+	CHECK(peer_ok(pid));
+	if (!ok)
+		printf("  chatter '%.30s...': rc %d after %lld ms: %s\n", line,
+		    rc, (long long)(clock_ms() - t0), client.err);
+	return ok;
+}
+
+static void
+test_chatter(void)
+{
+	static char line[9000];
+	int warnings, i;
+
+	/* An event flood: one warning, then the count, not one per event. */
+	CHECK(chatter("{\"event\": \"E\", \"data\": {\"n\": 1}}\r\n", 0,
+	    &warnings));
+	CHECK(warnings == 2);
+	/*
+	 * Replies to somebody else's commands, forever, each with many
+	 * values so that parsing them is slower than sending them.
+	 */
+	strcpy(line, "{\"id\": 999999, \"return\": [0");
+	for (i = 0; i < 4000; i++)
+		strcat(line, ",0");
+	strcat(line, "]}\r\n");
+	CHECK(chatter(line, 0, &warnings));
+	CHECK(warnings == 0);
+	CHECK(chatter(line, 1, &warnings));
+	/* Whitespace between messages, forever. */
+	CHECK(chatter("\r\n", 0, &warnings));
 }
 
 static void
@@ -826,6 +931,7 @@ main(void)
 	test_bad_peers();
 	test_timeout();
 	test_flood();
+	test_chatter();
 	test_eintr();
 	test_getfd();
 	test_qemu();
