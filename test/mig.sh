@@ -3,8 +3,12 @@
 
 # recv_start [ARGS...]: mig-recv for QEMU "dst" in the background, output
 # in $T/recv.out and $T/recv.err; waits for its "ready" line.
-recv_start() {
-	"$BIN/mig-recv" --qmp "unix:$T/dst.qmp" "$@" >"$T/recv.out" \
+recv_start() { recv_start_with --qmp "unix:$T/dst.qmp" "$@"; }
+
+# recv_start_with ARGS...: as recv_start, the destination named in ARGS
+# (--qmp, or --domain NAME with its directories).
+recv_start_with() {
+	"$BIN/mig-recv" "$@" >"$T/recv.out" \
 		2>"$T/recv.err" </dev/null &
 	RECV_PID=$!
 	track $RECV_PID
@@ -21,8 +25,11 @@ _recv_ready() {
 
 # send_start [ARGS...]: mig-send for QEMU "src" in the background with
 # --json, output in $T/send.json and $T/send.err.
-send_start() {
-	"$BIN/mig-send" --qmp "unix:$T/src.qmp" --json "$@" >"$T/send.json" \
+send_start() { send_start_with --qmp "unix:$T/src.qmp" "$@"; }
+
+# send_start_with ARGS...: as send_start, the source named in ARGS.
+send_start_with() {
+	"$BIN/mig-send" --json "$@" >"$T/send.json" \
 		2>"$T/send.err" </dev/null &
 	SEND_PID=$!
 	track $SEND_PID
@@ -218,4 +225,26 @@ kill_during() {
 	phase_seen switch-over && fail "the switch-over began before the kill"
 	[ "$_phase" = memory ] || ! phase_seen memory ||
 		fail "the disk copy ended before the kill"
+}
+
+# host_config HOST ARGS...: mig-config on host HOST, whose config and run
+# directories are $T/HOST/etc and $T/HOST/run (two hosts never share them).
+host_config() {
+	_h=$1; shift
+	"$BIN/mig-config" --config-dir "$T/$_h/etc" --run-dir "$T/$_h/run" "$@"
+}
+
+# host_dirs HOST: mig-send's or mig-recv's options for HOST's directories.
+host_dirs() { echo "--config-dir $T/$1/etc --run-dir $T/$1/run"; }
+
+# host_start HOST start|create ARG [OPTIONS...]: start a guest with
+# mig-config on HOST, its QEMU stopped with the test; GUEST_PID is its pid.
+host_start() {
+	_h=$1; shift
+	host_config "$_h" "$@" >"$T/$_h.start.out" 2>"$T/$_h.start.err" ||
+		{ cat "$T/$_h.start.err" >&2; fail "mig-config $* on $_h"; }
+	GUEST_PID=$(sed -n "s/^guest '.*' started (pid \([0-9]*\)).*/\1/p" \
+		"$T/$_h.start.out")
+	[ -n "$GUEST_PID" ] || fail "mig-config $* printed no pid"
+	track "$GUEST_PID"
 }

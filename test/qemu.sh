@@ -241,3 +241,23 @@ disks_identical() {
 	qemu-img compare -U -f "$(_img_format "$1")" -F "$(_img_format "$2")" \
 		"$1" "$2"
 }
+
+# guest_def FILE NAME SERIAL: a mig-config definition (mig-config(5)) of
+# the test guest named NAME, with the knobs _start_qemu takes, its serial
+# port appended to SERIAL (so a migrated guest's source and destination,
+# started from one definition, write one log that check_continuity reads).
+guest_def() {
+	[ -f "$GUEST_ELF" ] || fail "no $GUEST_ELF (make guest)"
+	{
+		echo "# the test guest, for mig-config"
+		echo "name $2"
+		echo "qemu $QEMU"
+		for _a in -M pc -accel "${QEMU_ACCEL:-tcg}" -m "${GUEST_MEM:-64}" \
+		    -display none -nodefaults -no-user-config \
+		    -kernel "$GUEST_ELF" \
+		    -chardev "file,id=serial,path=$3,append=on" \
+		    -serial chardev:serial; do
+			echo "arg $_a"
+		done
+	} >"$1"
+}
