@@ -1,6 +1,39 @@
 # Helpers for tests that run mig-send and mig-recv, sourced after
 # test/lib.sh and test/qemu.sh.
 
+BAD_FAILED=0
+
+# bad TOOL CULPRIT ARGS...: TOOL (mig-send, mig-recv, ...) exits 2, says
+# exactly one line on stderr, which contains CULPRIT, and nothing on
+# stdout.  A mismatch is reported and counted in BAD_FAILED; the test
+# fails at the end.  bad_exit CODE TOOL CULPRIT ARGS...: the same, for
+# another exit code.
+bad() { bad_exit 2 "$@"; }
+
+bad_exit() {
+	_code=$1 _tool=$2 _what=$3; shift 3
+	timeout 30 "$BIN/$_tool" "$@" >"$T/bad.out" 2>"$T/bad.err" </dev/null
+	_rc=$?
+	_why=
+	if [ "$_rc" != "$_code" ]; then
+		_why="exit $_rc, expected $_code"
+	elif [ "$(wc -l <"$T/bad.err")" != 1 ] ||
+	     [ "$(wc -c <"$T/bad.err")" -le 1 ]; then
+		_why="stderr is $(wc -l <"$T/bad.err") lines, expected 1"
+	elif ! grep -qF -e "$_what" "$T/bad.err"; then
+		_why="stderr does not mention '$_what'"
+	elif [ -s "$T/bad.out" ]; then
+		_why="something on stdout"
+	fi
+	if [ -n "$_why" ]; then
+		echo "BAD: $_tool $*: $_why; stderr:" >&2
+		sed 's/^/    /' "$T/bad.err" >&2
+		BAD_FAILED=$((BAD_FAILED + 1))
+	else
+		note "ok: $_tool $* => $(cat "$T/bad.err")"
+	fi
+}
+
 # recv_start [ARGS...]: mig-recv for QEMU "dst" in the background, output
 # in $T/recv.out and $T/recv.err; waits for its "ready" line.
 recv_start() { recv_start_with --qmp "unix:$T/dst.qmp" "$@"; }

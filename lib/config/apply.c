@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -18,12 +19,15 @@ static int
 apply_writable(const struct store *st, char *err, size_t errlen)
 {
 	char p[STORE_PATH_MAX];
+	struct stat sb;
 	char *s;
 
 	snprintf(p, sizeof(p), "%s", st->config_dir);
-	while (access(p, F_OK) < 0 && (s = strrchr(p, '/')) != NULL && s != p)
+	while (stat(p, &sb) < 0 && (s = strrchr(p, '/')) != NULL && s != p)
 		*s = '\0';
-	if (access(p, W_OK) == 0)
+	if (stat(p, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		errno = ENOTDIR;
+	else if (access(p, W_OK) == 0)
 		return 0;
 	snprintf(err, errlen, "cannot write the config directory %s: %s",
 	    st->config_dir, strerror(errno));

@@ -84,11 +84,12 @@ verbs_name(const char *name)
 }
 
 /*
- * The guest's run state, a dead QEMU's left-overs removed (and said so):
- * STORE_RUN_LIVE with *pid, or STORE_RUN_NONE.
+ * The guest's run state: STORE_RUN_LIVE with *pid, STORE_RUN_NONE, or
+ * STORE_RUN_STALE once a dead QEMU's left-overs are removed (a warning
+ * says so unless quiet).
  */
 static enum store_run
-verbs_running(const struct store *st, const char *name, pid_t *pid)
+verbs_state(const struct store *st, const char *name, pid_t *pid, int quiet)
 {
 	enum store_run r = store_run_state(st, name, pid);
 	char err[600];
@@ -97,10 +98,16 @@ verbs_running(const struct store *st, const char *name, pid_t *pid)
 		return r;
 	if (store_run_clean(st, name, err, sizeof(err)) < 0)
 		log_warn("guest '%s': its QEMU died; %s", name, err);
-	else
+	else if (!quiet)
 		log_warn("guest '%s': its QEMU died; removed its stale run "
 		    "state", name);
-	return STORE_RUN_NONE;
+	return STORE_RUN_STALE;
+}
+
+static enum store_run
+verbs_running(const struct store *st, const char *name, pid_t *pid)
+{
+	return verbs_state(st, name, pid, 0);
 }
 
 int
@@ -332,8 +339,10 @@ verbs_destroy(const struct verbs_opts *o, const char *name)
 	if ((rc = verbs_name(name)) != VERBS_OK ||
 	    (rc = verbs_store(o, &st, 0)) != VERBS_OK)
 		return rc;
-	if (verbs_running(&st, name, &pid) != STORE_RUN_LIVE) {
-		log_err("guest '%s' is not running", name);
+	if ((rc = verbs_state(&st, name, &pid, 1)) != STORE_RUN_LIVE) {
+		log_err("guest '%s' is not running%s", name, rc ==
+		    STORE_RUN_STALE ? " (its QEMU died: removed its stale run "
+		    "state)" : "");
 		store_unlock(&st);
 		return VERBS_USAGE;
 	}
