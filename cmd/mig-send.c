@@ -154,7 +154,7 @@ main(int argc, char **argv)
 			    &o.wait_s) < 0)
 				return SEND_USAGE;
 			break;
-		case O_KEEP: o.keep_source = 1; break;
+		case O_KEEP: o.keep_source = o.cfg.source_kept = 1; break;
 		case 'v': o.verbose = 1; break;
 		case O_JSON: json = 1; break;
 		case 'h':

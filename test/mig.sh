@@ -41,6 +41,9 @@ recv_start() { recv_start_with --qmp "unix:$T/dst.qmp" "$@"; }
 # recv_start_with ARGS...: as recv_start, the destination named in ARGS
 # (--qmp, or --domain NAME with its directories).
 recv_start_with() {
+	# Emptied here, not by the child's redirection, which may come after
+	# the first look for "ready" (a test's second mig-recv).
+	: >"$T/recv.out"
 	"$BIN/mig-recv" "$@" >"$T/recv.out" \
 		2>"$T/recv.err" </dev/null &
 	RECV_PID=$!

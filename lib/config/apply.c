@@ -139,7 +139,7 @@ apply_source(const struct apply_opts *a, struct store *st)
 		    a->domain);
 	}
 	/* QEMU closed QMP as it exited: its pid lock goes with the process. */
-	for (i = 0; i < APPLY_GONE_MS / 50; i++) {
+	for (i = 0; !a->source_kept && i < APPLY_GONE_MS / 50; i++) {
 		if (store_run_state(st, a->domain, NULL) != STORE_RUN_LIVE) {
 			store_run_clean(st, a->domain, err, sizeof(err));
 			break;

@@ -26,6 +26,7 @@ struct apply_opts {
 	const char *config_dir;	/* NULL: the default (store_init) */
 	const char *run_dir;	/* NULL: the default */
 	int undefinesource;	/* source: remove its stored definition */
+	int source_kept;	/* source: its QEMU stays (--keep-source) */
 	int persistent;		/* destination: store the source's */
 	/* Destination: the source's definition (its stored one if it is
 	 * persistent, else its live one), or NULL for the live definition
