@@ -11,6 +11,7 @@ BEARSSL  = /usr/lib/x86_64-linux-gnu/libbearssl.a
 PREFIX  ?= /usr/local
 BINDIR   = $(PREFIX)/bin
 MANDIR   = $(PREFIX)/share/man/man1
+MAN5DIR  = $(PREFIX)/share/man/man5
 
 LIB_SRC  := $(wildcard lib/*/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=build/obj/%.o)
@@ -21,6 +22,7 @@ ARCH_OBJ := $(filter-out $(SHIM_OBJ),$(LIB_OBJ))
 CMDS     := $(patsubst cmd/%.c,build/bin/%,$(wildcard cmd/*.c))
 UNITS    := $(patsubst test/unit/%.c,build/test/%,$(wildcard test/unit/*_test.c))
 MANS     := $(wildcard doc/*.1)
+MANS5    := $(wildcard doc/*.5)
 GUEST    := build/guest/guest.elf
 
 # Fuzz targets (see the fuzzing rules at the end).
@@ -89,9 +91,10 @@ bench: all build/bench/splice-relay
 	@rc=0; sh scripts/bench.sh || rc=1; sh scripts/bench-tunnel.sh || rc=1; exit $$rc
 
 install: $(CMDS)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(MAN5DIR)
 	for b in $(CMDS); do install -m 0755 -s $$b $(DESTDIR)$(BINDIR)/; done
 	for m in $(MANS); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/; done
+	for m in $(MANS5); do install -m 0644 $$m $(DESTDIR)$(MAN5DIR)/; done
 
 clean:
 	rm -rf build

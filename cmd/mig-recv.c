@@ -9,7 +9,8 @@
 #include "migrate/recv.h"
 
 static const char usage[] =
-"usage: mig-recv --qmp unix:DST_QMP [--incoming unix:PATH|tcp:H:P|-] [--nbd unix:PATH|tcp:H:P]\n"
+"usage: mig-recv --qmp unix:DST_QMP | --domain NAME [--config-dir DIR] [--run-dir DIR]\n"
+"                [--persistent] [--incoming unix:PATH|tcp:H:P|-] [--nbd unix:PATH|tcp:H:P]\n"
 "                [--migrate-disks ID,...] [--postcopy] [--parallel [--parallel-connections N]]\n"
 "                [--paused] [--timeout SECS] [--idle-timeout SECS] [--wait SECS]\n"
 "                [--ready-file PATH] [--verbose] [--json] [--help] [--version]\n"
@@ -17,15 +18,21 @@ static const char usage[] =
 "its sockets listen, and starts the guest when the migration has completed.\n"
 "Exit: 0 migrated; 1 failed, the guest is not here (destination QEMU quit);\n"
 "      2 bad input, nothing changed; 3 failed after the post-copy switch-over;\n"
-"      4 the guest is left paused here; 5 the destination QEMU died with it.\n";
+"      4 the guest is left paused here; 5 the destination QEMU died with it;\n"
+"      6 migrated, but --persistent failed.\n";
 
 enum {
 	O_QMP = 256, O_INCOMING, O_NBD, O_DISKS, O_POSTCOPY, O_PARALLEL,
 	O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE, O_WAIT, O_READY, O_JSON,
+	O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT,
 };
 
 static const struct option longopts[] = {
 	{ "qmp", required_argument, NULL, O_QMP },
+	{ "domain", required_argument, NULL, O_DOMAIN },
+	{ "config-dir", required_argument, NULL, O_CONFIG },
+	{ "run-dir", required_argument, NULL, O_RUN },
+	{ "persistent", no_argument, NULL, O_PERSISTENT },
 	{ "incoming", required_argument, NULL, O_INCOMING },
 	{ "nbd", required_argument, NULL, O_NBD },
 	{ "migrate-disks", required_argument, NULL, O_DISKS },
@@ -77,6 +84,10 @@ main(int argc, char **argv)
 			if (opt_endpoint("--nbd", optarg, sockets, &o.nbd) < 0)
 				return RECV_USAGE;
 			break;
+		case O_DOMAIN: o.cfg.domain = optarg; break;
+		case O_CONFIG: o.cfg.config_dir = optarg; break;
+		case O_RUN: o.cfg.run_dir = optarg; break;
+		case O_PERSISTENT: o.cfg.persistent = 1; break;
 		case O_DISKS: o.migrate_disks = optarg; break;
 		case O_POSTCOPY: o.postcopy = 1; break;
 		case O_PARALLEL: o.parallel = 1; break;
@@ -127,8 +138,13 @@ main(int argc, char **argv)
 		log_err("unexpected argument '%s'", argv[optind]);
 		return RECV_USAGE;
 	}
-	if (!have_qmp) {
-		log_err("--qmp is required (see --help)");
+	if (have_qmp == !!o.cfg.domain) {
+		log_err("%s (see --help)", have_qmp ? "give --qmp or --domain, "
+		    "not both" : "--qmp or --domain is required");
+		return RECV_USAGE;
+	}
+	if (apply_prepare(&o.cfg, APPLY_DEST, &o.qmp, err, sizeof(err)) < 0) {
+		log_err("%s", err);
 		return RECV_USAGE;
 	}
 	if (conns_given && !o.parallel) {

@@ -9,7 +9,8 @@
 #include "migrate/send.h"
 
 static const char usage[] =
-"usage: mig-send --qmp unix:SRC_QMP --migrate-uri unix:PATH|tcp:H:P|-\n"
+"usage: mig-send --qmp unix:SRC_QMP | --domain NAME [--config-dir DIR] [--run-dir DIR]\n"
+"                --migrate-uri unix:PATH|tcp:H:P|- [--undefinesource]\n"
 "                [--copy-storage-all | --copy-storage-inc] [--disks-uri unix:PATH|tcp:H:P]\n"
 "                [--migrate-disks ID,...] [--copy-storage-synchronous-writes]\n"
 "                [--postcopy [--postcopy-after-precopy]] [--parallel [--parallel-connections N]]\n"
@@ -21,16 +22,21 @@ static const char usage[] =
 "Exit: 0 migrated; 1 failed, guest runs on the source; 2 bad input, nothing changed;\n"
 "      3 failed after the post-copy switch-over; 4 the source guest is left paused\n"
 "      (rollback incomplete, or the destination's outcome unknown); 5 the source\n"
-"      QEMU died with the guest.\n";
+"      QEMU died with the guest; 6 migrated, but --undefinesource failed.\n";
 
 enum {
 	O_QMP = 256, O_URI, O_ALL, O_INC, O_DISKS_URI, O_DISKS, O_SYNC,
 	O_POSTCOPY, O_AFTER, O_PARALLEL, O_CONNS, O_BW, O_DOWNTIME, O_AC,
 	O_COMP, O_TIMEOUT, O_STALL, O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_WAIT, O_JSON, O_HELP,
+	O_DOMAIN, O_CONFIG, O_RUN, O_UNDEFINE,
 };
 
 static const struct option longopts[] = {
 	{ "qmp", required_argument, NULL, O_QMP },
+	{ "domain", required_argument, NULL, O_DOMAIN },
+	{ "config-dir", required_argument, NULL, O_CONFIG },
+	{ "run-dir", required_argument, NULL, O_RUN },
+	{ "undefinesource", no_argument, NULL, O_UNDEFINE },
 	{ "migrate-uri", required_argument, NULL, O_URI },
 	{ "copy-storage-all", no_argument, NULL, O_ALL },
 	{ "copy-storage-inc", no_argument, NULL, O_INC },
@@ -102,6 +108,10 @@ main(int argc, char **argv)
 			    &o.disks_uri) < 0)
 				return SEND_USAGE;
 			break;
+		case O_DOMAIN: o.cfg.domain = optarg; break;
+		case O_CONFIG: o.cfg.config_dir = optarg; break;
+		case O_RUN: o.cfg.run_dir = optarg; break;
+		case O_UNDEFINE: o.cfg.undefinesource = 1; break;
 		case O_DISKS: o.migrate_disks = optarg; break;
 		case O_SYNC: o.sync_writes = 1; break;
 		case O_POSTCOPY: o.postcopy = 1; break;
@@ -144,7 +154,7 @@ main(int argc, char **argv)
 			    &o.wait_s) < 0)
 				return SEND_USAGE;
 			break;
-		case O_KEEP: o.keep_source = 1; break;
+		case O_KEEP: o.keep_source = o.cfg.source_kept = 1; break;
 		case 'v': o.verbose = 1; break;
 		case O_JSON: json = 1; break;
 		case 'h':
@@ -162,9 +172,14 @@ main(int argc, char **argv)
 		log_err("unexpected argument '%s'", argv[optind]);
 		return SEND_USAGE;
 	}
-	if (!have_qmp || !have_uri) {
-		log_err("%s is required (see --help)", have_qmp ?
-		    "--migrate-uri" : "--qmp");
+	if (have_qmp == !!o.cfg.domain || !have_uri) {
+		log_err("%s (see --help)", !have_uri ? "--migrate-uri is "
+		    "required" : have_qmp ? "give --qmp or --domain, not both" :
+		    "--qmp or --domain is required");
+		return SEND_USAGE;
+	}
+	if (apply_prepare(&o.cfg, APPLY_SOURCE, &o.qmp, err, sizeof(err)) < 0) {
+		log_err("%s", err);
 		return SEND_USAGE;
 	}
 	if (conns_given && !o.parallel) {

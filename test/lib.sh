@@ -60,6 +60,18 @@ wait_exit() {
 	reaped "$1"
 }
 
+# expect_status WHAT PID CODE [SECS]: that child exits with CODE within
+# SECS (180); if not, the test fails, showing $T/WHAT.err or $T/WHAT.log
+# (the process's stderr, by this suite's convention) when there is one.
+expect_status() {
+	wait_exit "$2" "${4:-180}"
+	[ "$EXIT_STATUS" = "$3" ] && return 0
+	for _f in "$T/$1.err" "$T/$1.log"; do
+		[ -s "$_f" ] && { echo "--- $1 stderr:" >&2; cat "$_f" >&2; break; }
+	done
+	fail "$1 exited $EXIT_STATUS, expected $3"
+}
+
 # expect_exit CODE CMD...: run CMD (with a 60 s limit), check its status.
 expect_exit() {
 	want=$1; shift

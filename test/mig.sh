@@ -1,13 +1,50 @@
 # Helpers for tests that run mig-send and mig-recv, sourced after
 # test/lib.sh and test/qemu.sh.
 
+BAD_FAILED=0
+
+# bad TOOL CULPRIT ARGS...: TOOL (mig-send, mig-recv, ...) exits 2, says
+# exactly one line on stderr, which contains CULPRIT, and nothing on
+# stdout.  A mismatch is reported and counted in BAD_FAILED; the test
+# fails at the end.  bad_exit CODE TOOL CULPRIT ARGS...: the same, for
+# another exit code.
+bad() { bad_exit 2 "$@"; }
+
+bad_exit() {
+	_code=$1 _tool=$2 _what=$3; shift 3
+	timeout 30 "$BIN/$_tool" "$@" >"$T/bad.out" 2>"$T/bad.err" </dev/null
+	_rc=$?
+	_why=
+	if [ "$_rc" != "$_code" ]; then
+		_why="exit $_rc, expected $_code"
+	elif [ "$(wc -l <"$T/bad.err")" != 1 ] ||
+	     [ "$(wc -c <"$T/bad.err")" -le 1 ]; then
+		_why="stderr is $(wc -l <"$T/bad.err") lines, expected 1"
+	elif ! grep -qF -e "$_what" "$T/bad.err"; then
+		_why="stderr does not mention '$_what'"
+	elif [ -s "$T/bad.out" ]; then
+		_why="something on stdout"
+	fi
+	if [ -n "$_why" ]; then
+		echo "BAD: $_tool $*: $_why; stderr:" >&2
+		sed 's/^/    /' "$T/bad.err" >&2
+		BAD_FAILED=$((BAD_FAILED + 1))
+	else
+		note "ok: $_tool $* => $(cat "$T/bad.err")"
+	fi
+}
+
 # recv_start [ARGS...]: mig-recv for QEMU "dst" in the background, output
 # in $T/recv.out and $T/recv.err; waits for its "ready" line.
-recv_start() {
+recv_start() { recv_start_with --qmp "unix:$T/dst.qmp" "$@"; }
+
+# recv_start_with ARGS...: as recv_start, the destination named in ARGS
+# (--qmp, or --domain NAME with its directories).
+recv_start_with() {
 	# Emptied first: the redirections below happen in the background,
 	# and a wait must not read the previous run's output meanwhile.
 	: >"$T/recv.out"; : >"$T/recv.err"
-	"$BIN/mig-recv" --qmp "unix:$T/dst.qmp" "$@" >"$T/recv.out" \
+	"$BIN/mig-recv" "$@" >"$T/recv.out" \
 		2>"$T/recv.err" </dev/null &
 	RECV_PID=$!
 	track $RECV_PID
@@ -24,23 +61,15 @@ _recv_ready() {
 
 # send_start [ARGS...]: mig-send for QEMU "src" in the background with
 # --json, output in $T/send.json and $T/send.err.
-send_start() {
-	: >"$T/send.json"; : >"$T/send.err"	# as in recv_start
-	"$BIN/mig-send" --qmp "unix:$T/src.qmp" --json "$@" >"$T/send.json" \
+send_start() { send_start_with --qmp "unix:$T/src.qmp" "$@"; }
+
+# send_start_with ARGS...: as send_start, the source named in ARGS.
+send_start_with() {
+	: >"$T/send.json"; : >"$T/send.err"	# as in recv_start_with
+	"$BIN/mig-send" --json "$@" >"$T/send.json" \
 		2>"$T/send.err" </dev/null &
 	SEND_PID=$!
 	track $SEND_PID
-}
-
-# expect_status NAME PID CODE [SECS]: that process exits with CODE.
-expect_status() {
-	wait_exit "$2" "${4:-180}"
-	_rc=$EXIT_STATUS
-	if [ "$_rc" != "$3" ]; then
-		echo "--- $1 stderr:" >&2
-		cat "$T/$1.err" >&2 2>/dev/null
-		fail "$1 exited $_rc, expected $3"
-	fi
 }
 
 # phase_seen PHASE: mig-send's JSON stream announced that phase.
@@ -188,7 +217,7 @@ tunnel_pair() {
 		2>"$T/tunnel-dst.err" &
 	TUNNEL_LISTEN_PID=$!
 	track $TUNNEL_LISTEN_PID
-	wait_for 10 "socat to listen on $_port" _listening "$_port"
+	wait_for 10 "socat to listen on $_port" tcp_listening "$_port"
 	socat "TCP:127.0.0.1:$_port" \
 		"EXEC:'$BIN/mig-tunnel ${TUNNEL_ARGS:-} -L unix:$T/tmig.sock=mig -L unix:$T/tnbd.sock=nbd'" \
 		2>"$T/tunnel-src.err" &
@@ -198,7 +227,6 @@ tunnel_pair() {
 		test -S "$T/tmig.sock" -a -S "$T/tnbd.sock"
 }
 
-_listening() { ss -ltnH "sport = :$1" 2>/dev/null | grep -q .; }
 
 # kill_during WHO PHASE [MIG-SEND ARGS...]: migrate src -> dst with
 # --copy-storage-all, kill -9 QEMU WHO (src or dst) once mig-send reported
@@ -277,4 +305,25 @@ end_case() {
 outcome_is() {
 	grep -q "\"outcome\":\"$2\"" "$T/$1.json" ||
 		fail "mig-$1's summary does not say '$2': $(tail -n 1 "$T/$1.json")"
+
+# host_config HOST ARGS...: mig-config on host HOST, whose config and run
+# directories are $T/HOST/etc and $T/HOST/run (two hosts never share them).
+host_config() {
+	_h=$1; shift
+	"$BIN/mig-config" --config-dir "$T/$_h/etc" --run-dir "$T/$_h/run" "$@"
+}
+
+# host_dirs HOST: mig-send's or mig-recv's options for HOST's directories.
+host_dirs() { echo "--config-dir $T/$1/etc --run-dir $T/$1/run"; }
+
+# host_start HOST start|create ARG [OPTIONS...]: start a guest with
+# mig-config on HOST, its QEMU stopped with the test; GUEST_PID is its pid.
+host_start() {
+	_h=$1; shift
+	host_config "$_h" "$@" >"$T/$_h.start.out" 2>"$T/$_h.start.err" ||
+		{ cat "$T/$_h.start.err" >&2; fail "mig-config $* on $_h"; }
+	GUEST_PID=$(sed -n "s/^guest '.*' started (pid \([0-9]*\)).*/\1/p" \
+		"$T/$_h.start.out")
+	[ -n "$GUEST_PID" ] || fail "mig-config $* printed no pid"
+	track "$GUEST_PID"
 }

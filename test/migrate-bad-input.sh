@@ -9,35 +9,6 @@
 . "$(dirname "$0")/mig.sh"
 require_qemu
 
-BAD_FAILED=0
-
-# bad TOOL CULPRIT ARGS...: TOOL (mig-send or mig-recv) exits 2, says
-# exactly one line on stderr, which contains CULPRIT, and nothing on
-# stdout.  A mismatch is reported and counted; the test fails at the end.
-bad() {
-	_tool=$1 _what=$2; shift 2
-	timeout 30 "$BIN/$_tool" "$@" >"$T/bad.out" 2>"$T/bad.err" </dev/null
-	_rc=$?
-	_why=
-	if [ "$_rc" != 2 ]; then
-		_why="exit $_rc, expected 2"
-	elif [ "$(wc -l <"$T/bad.err")" != 1 ] ||
-	     [ "$(wc -c <"$T/bad.err")" -le 1 ]; then
-		_why="stderr is $(wc -l <"$T/bad.err") lines, expected 1"
-	elif ! grep -qF -e "$_what" "$T/bad.err"; then
-		_why="stderr does not mention '$_what'"
-	elif [ -s "$T/bad.out" ]; then
-		_why="something on stdout"
-	fi
-	if [ -n "$_why" ]; then
-		echo "BAD: $_tool $*: $_why; stderr:" >&2
-		sed 's/^/    /' "$T/bad.err" >&2
-		BAD_FAILED=$((BAD_FAILED + 1))
-	else
-		note "ok: $_tool $* => $(cat "$T/bad.err")"
-	fi
-}
-
 mkdisk "$T/src0.qcow2" 64M
 fill_disk "$T/src0.qcow2"
 mkdisk "$T/src1.qcow2" 64M

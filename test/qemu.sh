@@ -99,3 +99,23 @@ wait_count() {
 # check_continuity SRC.serial DST.serial: the guest went on across the
 # switch (continued, scripts/lib.sh), or the test fails.
 check_continuity() { continued "$1" "$2" "${WAIT_SECS:-60}" || fail "$WHY"; }
+
+# guest_def FILE NAME SERIAL: a mig-config definition (mig-config(5)) of
+# the test guest named NAME, with the knobs start_guest takes, its serial
+# port appended to SERIAL (so a migrated guest's source and destination,
+# started from one definition, write one log that check_continuity reads).
+guest_def() {
+	[ -f "$GUEST" ] || fail "no $GUEST (make guest)"
+	{
+		echo "# the test guest, for mig-config"
+		echo "name $2"
+		echo "qemu $QEMU"
+		for _a in -M pc -accel "${QEMU_ACCEL:-tcg}" -m "${GUEST_MEM:-64}" \
+		    -display none -nodefaults -no-user-config \
+		    -kernel "$GUEST" \
+		    -chardev "file,id=serial,path=$3,append=on" \
+		    -serial chardev:serial; do
+			echo "arg $_a"
+		done
+	} >"$1"
+}

@@ -51,7 +51,7 @@ note "$N channels open at once"
 i=0
 while [ $i -lt $N ]; do echo go >&4; i=$((i + 1)); done
 for p in $pids; do
-	expect_status "$p" 60 0 "a client"
+	expect_status "a client" "$p" 0 60
 done
 touch "$T/stop-sampling"
 wait_for 5 "the sampler" pid_gone "$pid_sampler"

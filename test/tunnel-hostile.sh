@@ -15,12 +15,12 @@ C=$T/c
 TLS_B="--tls-cert $C/server.pem --tls-key $C/server.key --tls-ca $C/ca.pem"
 TLS_A="--tls-cert $C/client.pem --tls-key $C/client.key --tls-ca $C/ca.pem"
 
-spawn t_sum socat -t 30 UNIX-LISTEN:"$T/t.sum",fork SYSTEM:sha256sum
+spawn_log t_sum socat -t 30 UNIX-LISTEN:"$T/t.sum",fork SYSTEM:sha256sum
 wait_sock "$T/t.sum"
-pp=$(pick_port)
+pp=$(free_port)
 tun P -v --insecure --max-per-source 128 -R sum="unix:$T/t.sum" "listen:tcp:127.0.0.1:$pp"
 wait_tcp "$pp"
-sp=$(pick_port)
+sp=$(free_port)
 # shellcheck disable=SC2086
 tun S -v $TLS_B --max-per-source 128 -R sum="unix:$T/t.sum" "listen:tcp:127.0.0.1:$sp"
 wait_tcp "$sp"
@@ -75,8 +75,8 @@ rss() {
 memp=$(rss "$pid_P")
 mems=$(rss "$pid_S")
 
-expect_status "$cli_p" 60 0 "the plaintext peer's stream"
-expect_status "$cli_s" 60 0 "the TLS peer's stream"
+expect_status "the plaintext peer's stream" "$cli_p" 0 60
+expect_status "the TLS peer's stream" "$cli_s" 0 60
 want=$(sha256sum <"$T/big")
 [ "$(cat "$T/p.out")" = "$want" ] || fail "the plaintext peer's data was damaged"
 [ "$(cat "$T/s.out")" = "$want" ] || fail "the TLS peer's data was damaged"
@@ -92,7 +92,7 @@ for side in p2 s2; do
 	echo hello | socat -t 10 - UNIX-CONNECT:"$T/$side.sum" >"$T/$side.out" \
 	    2>"$T/$side.c.log" &
 	track $!
-	expect_status $! 20 0 "a new peer's client ($side)"
+	expect_status "a new peer's client ($side)" $! 0 20
 	[ "$(cat "$T/$side.out")" = "$(echo hello | sha256sum)" ] ||
 		fail "a new peer's data did not get through ($side)"
 done
@@ -112,6 +112,6 @@ note "memory with the flood done: plaintext ${memp} KiB, TLS ${mems} KiB"
 	fail "a listener and its sessions use more than 64 MiB"
 
 kill -TERM "$pid_P" "$pid_S"
-expect_status "$pid_P" 10 0 "the plaintext listener after SIGTERM"
-expect_status "$pid_S" 10 0 "the TLS listener after SIGTERM"
+expect_status "the plaintext listener after SIGTERM" "$pid_P" 0 10
+expect_status "the TLS listener after SIGTERM" "$pid_S" 0 10
 exit 0

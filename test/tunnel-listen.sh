@@ -9,7 +9,7 @@
 randfile "$T/d1" 16384
 randfile "$T/d2" 12288
 barrier_target "$T/t.sum"
-port=$(pick_port)
+port=$(free_port)
 tun B --insecure -R sum="unix:$T/t.sum" "listen:tcp:127.0.0.1:$port"
 wait_tcp "$port"
 tun A1 --insecure -L "unix:$T/l1=sum" "tcp:127.0.0.1:$port"
@@ -26,16 +26,16 @@ sessions() { [ "$(ps -o pid= --ppid "$pid_B" | wc -l)" -ge 2 ]; }
 sessions || fail "the listener does not run two sessions"
 echo go >&4
 echo go >&4
-expect_status "$c1" 30 0 "client through peer 1"
-expect_status "$c2" 30 0 "client through peer 2"
+expect_status "client through peer 1" "$c1" 0 30
+expect_status "client through peer 2" "$c2" 0 30
 [ "$(cat "$T/o1")" = "$(sha256sum <"$T/d1")" ] || fail "peer 1: wrong digest"
 [ "$(cat "$T/o2")" = "$(sha256sum <"$T/d2")" ] || fail "peer 2: wrong digest"
 note "two peers served at once on one port"
 
 kill -TERM "$pid_B"
-expect_status "$pid_B" 10 0 "the listener after SIGTERM"
-expect_status "$pid_A1" 10 0 "peer 1 after the listener's goodbye"
-expect_status "$pid_A2" 10 0 "peer 2 after the listener's goodbye"
+expect_status "the listener after SIGTERM" "$pid_B" 0 10
+expect_status "peer 1 after the listener's goodbye" "$pid_A1" 0 10
+expect_status "peer 2 after the listener's goodbye" "$pid_A2" 0 10
 [ -e "$T/l1" ] || [ -e "$T/l2" ] && fail "a peer left its -L socket behind"
 ! grep -E 'error|warning' "$T/A1.log" "$T/A2.log" "$T/B.log" ||
 	fail "a tunnel logged trouble"

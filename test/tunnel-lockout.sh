@@ -13,9 +13,9 @@ sh "$TOP/scripts/mkcerts.sh" "$T/c" >"$T/mkcerts.log" 2>&1 ||
 C=$T/c
 HS=15	# the handshake timeout: the good peer is done long before
 
-spawn t_sum socat -t 30 UNIX-LISTEN:"$T/t.sum",fork SYSTEM:sha256sum
+spawn_log t_sum socat -t 30 UNIX-LISTEN:"$T/t.sum",fork SYSTEM:sha256sum
 wait_sock "$T/t.sum"
-port=$(pick_port)
+port=$(free_port)
 tun B --tls-cert "$C/server.pem" --tls-key "$C/server.key" \
     --tls-ca "$C/ca.pem" -R sum="unix:$T/t.sum" -v \
     --max-sessions 8 --max-per-source 4 --handshake-timeout "$HS" \
@@ -37,9 +37,9 @@ turned_away() { [ "$(grep -c 'closed unheard' "$T/B.log")" -ge 1 ]; }
 printf '\026\003\001\002\000\001\000\001\374\003\003' >"$T/half"
 i=0
 while [ $i -lt 8 ]; do
-	spawn idle$i socat -u OPEN:/dev/null,ignoreeof \
+	spawn_log idle$i socat -u OPEN:/dev/null,ignoreeof \
 	    TCP:127.0.0.1:"$port",bind=127.0.0.2
-	spawn half$i socat -u OPEN:"$T/half",ignoreeof \
+	spawn_log half$i socat -u OPEN:"$T/half",ignoreeof \
 	    TCP:127.0.0.1:"$port",bind=127.0.0.2
 	i=$((i + 1))
 done
@@ -61,7 +61,7 @@ tun A --tls-cert "$C/client.pem" --tls-key "$C/client.key" \
 wait_sock "$T/l.sum"
 socat -t 10 - UNIX-CONNECT:"$T/l.sum" <"$T/up" >"$T/sum.out" 2>"$T/c.log" &
 track $!
-expect_status $! 10 0 "the good peer's client"
+expect_status "the good peer's client" $! 0 10
 [ "$(cat "$T/sum.out")" = "$(sha256sum <"$T/up")" ] ||
 	fail "the good peer's data did not get through"
 still=$(held)
@@ -79,6 +79,6 @@ note "listener and sessions: ${mem1} KiB with 127.0.0.2's 4 sessions and the goo
 [ "$mem1" -lt 32768 ] || fail "the listener and its sessions use $mem1 KiB"
 
 kill -TERM "$pid_B"
-expect_status "$pid_B" 10 0 "the listener after SIGTERM"
-expect_status "$pid_A" 10 0 "the good peer after the goodbye"
+expect_status "the listener after SIGTERM" "$pid_B" 0 10
+expect_status "the good peer after the goodbye" "$pid_A" 0 10
 exit 0

@@ -15,8 +15,8 @@ i=0
 while [ ! -e "$T/never" ] && [ \$i -lt 600 ]; do sleep 0.05; i=\$((i + 1)); done
 exec cat >/dev/null
 EOF
-spawn t_hold socat -t 30 UNIX-LISTEN:"$T/t.hold",fork SYSTEM:"sh $T/hold.sh"
-spawn t_sink socat -t 30 -u UNIX-LISTEN:"$T/t.sink",fork OPEN:/dev/null
+spawn_log t_hold socat -t 30 UNIX-LISTEN:"$T/t.hold",fork SYSTEM:"sh $T/hold.sh"
+spawn_log t_sink socat -t 30 -u UNIX-LISTEN:"$T/t.sink",fork OPEN:/dev/null
 wait_sock "$T/t.hold"
 wait_sock "$T/t.sink"
 
@@ -36,9 +36,9 @@ wait_for 20 "data on both channels" pushed "$c2" 33554432
 session_up() { sess=$(ps -o pid= --ppid "$pid_B" | tr -d ' '); [ -n "$sess" ]; }
 wait_for 10 "B's session process" session_up
 kill -KILL "$sess"
-expect_status "$pid_A" 5 1 "tunnel A after losing its peer"
-status_of "$c1" 5
-status_of "$c2" 5
+expect_status "tunnel A after losing its peer" "$pid_A" 1 5
+wait_exit "$c1" 5
+wait_exit "$c2" 5
 note "peer killed: A exited 1 and both local connections ended within 5 s"
 grep -qE "closed the stream|lost: (read|write)" "$T/A.log" || fail "A did not say that the peer was lost"
 [ -e "$T/l.hold" ] && fail "A left its -L socket behind"
@@ -54,7 +54,7 @@ socat -t 30 - UNIX-CONNECT:"$T/l3.hold" <"$T/data" >/dev/null 2>"$T/c3.log" &
 track $!; c3=$!
 wait_for 20 "data on A3's channel" pushed "$c3" 524288
 kill -KILL "$pid_A3"
-status_of "$pid_A3" 5
+wait_exit "$pid_A3" 5
 # B's session for A3 closes its target connection: the target's socat sees
 # EOF and ends (hold.sh is still waiting, so socat ends by its -t).
 b_lost() { grep -qE "closed the stream|lost: read" "$T/B.log"; }
@@ -63,11 +63,11 @@ wait_for 10 "B to log the lost session" b_lost
 randfile "$T/small" 4096
 socat -t 10 -u OPEN:"$T/small" UNIX-CONNECT:"$T/l2.sink" 2>"$T/c4.log" &
 track $!
-expect_status $! 10 0 "a transfer through the surviving session"
+expect_status "a transfer through the surviving session" $! 0 10
 pid_gone "$pid_A2" && fail "the other peer's tunnel died"
 kill -TERM "$pid_A2"
-expect_status "$pid_A2" 10 0 "tunnel A2 after SIGTERM"
+expect_status "tunnel A2 after SIGTERM" "$pid_A2" 0 10
 kill -TERM "$pid_B"
-expect_status "$pid_B" 10 0 "tunnel B after SIGTERM"
+expect_status "tunnel B after SIGTERM" "$pid_B" 0 10
 [ -e "$T/peer" ] && fail "B left its socket behind"
 exit 0

@@ -6,7 +6,7 @@
 . "$TOP/test/tunnel/common.sh"
 
 randfile "$T/data" 1024
-spawn target socat -t 10 UNIX-LISTEN:"$T/t.good",fork SYSTEM:sha256sum
+spawn_log target socat -t 10 UNIX-LISTEN:"$T/t.good",fork SYSTEM:sha256sum
 wait_sock "$T/t.good"
 tun B -R good="unix:$T/t.good" -R gone="unix:$T/no-such-socket" \
     "listen:unix:$T/peer"
@@ -21,7 +21,7 @@ for l in none gone good; do wait_sock "$T/l.$l"; done
 try() {
 	socat -t 10 - UNIX-CONNECT:"$T/l.$1" <"$T/data" >"$T/$1.out" 2>"$T/c_$1.log" &
 	track $!
-	status_of $! 5
+	wait_exit $! 5
 }
 
 for round in 1 2; do
@@ -30,7 +30,7 @@ for round in 1 2; do
 	try gone
 	[ -s "$T/gone.out" ] && fail "refused channel 'gone' gave data"
 	try good
-	[ "$st" = 0 ] || fail "round $round: the good channel's client exited $st"
+	[ "$EXIT_STATUS" = 0 ] || fail "round $round: the good channel's client exited $EXIT_STATUS"
 	[ "$(cat "$T/good.out")" = "$(sha256sum <"$T/data")" ] ||
 		fail "round $round: the good channel after refusals is wrong"
 done

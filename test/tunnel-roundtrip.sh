@@ -21,10 +21,10 @@ transfer() {
 	wait_sock "$T/$j.lb"
 	send_files cli_a "$T/$j.la" "$T/a.out" "$T/$j.a.back"
 	send_files cli_b "$T/$j.lb" "$T/b.out" "$T/$j.b.back"
-	expect_status "$pid_cli_a" 60 0 "$j: client a"
-	expect_status "$pid_cli_b" 60 0 "$j: client b"
-	expect_status "$pid_srv_a" 10 0 "$j: target a"
-	expect_status "$pid_srv_b" 10 0 "$j: target b"
+	expect_status "$j: client a" "$pid_cli_a" 0 60
+	expect_status "$j: client b" "$pid_cli_b" 0 60
+	expect_status "$j: target a" "$pid_srv_a" 0 10
+	expect_status "$j: target b" "$pid_srv_b" 0 10
 	same "$T/a.out" "$T/$j.a.recv" "$j: channel a, A to B"
 	same "$T/a.back" "$T/$j.a.back" "$j: channel a, B to A"
 	same "$T/b.out" "$T/$j.b.recv" "$j: channel b, A to B"
@@ -45,14 +45,14 @@ no_errors() {
 
 # --- socat TCP-LISTEN,fork EXEC:'mig-tunnel -R ...' <-> mig-tunnel tcp:
 targets tcp
-port=$(pick_port)
-spawn relay socat TCP-LISTEN:"$port",bind=127.0.0.1,reuseaddr,fork \
+port=$(free_port)
+spawn_log relay socat TCP-LISTEN:"$port",bind=127.0.0.1,reuseaddr,fork \
     EXEC:"'$TUN -R a=unix:$T/tcp.ta -R b=unix:$T/tcp.tb'"
 wait_tcp "$port"
 tun A -L "unix:$T/tcp.la=a" -L "unix:$T/tcp.lb=b" --insecure "tcp:127.0.0.1:$port"
 transfer tcp
 kill -TERM "$pid_A"
-expect_status "$pid_A" 10 0 "tcp: tunnel A after SIGTERM"
+expect_status "tcp: tunnel A after SIGTERM" "$pid_A" 0 10
 [ -e "$T/tcp.la" ] && fail "tcp: -L socket left behind"
 # B got GOODBYE and exited 0: socat's child for it is gone, no error logged.
 no_errors A
@@ -68,9 +68,9 @@ tun A -L "unix:$T/unix.la=a" -L "unix:$T/unix.lb=b" "unix:$T/unix.peer"
 transfer unix
 [ "$(stat -c %a "$T/unix.la")" = 600 ] || fail "-L socket is not mode 0600"
 kill -TERM "$pid_B"
-expect_status "$pid_B" 10 0 "unix: listening tunnel B after SIGTERM"
+expect_status "unix: listening tunnel B after SIGTERM" "$pid_B" 0 10
 # A connected; its peer said goodbye: exit 0, sockets removed.
-expect_status "$pid_A" 10 0 "unix: tunnel A after B's goodbye"
+expect_status "unix: tunnel A after B's goodbye" "$pid_A" 0 10
 [ -e "$T/unix.peer" ] && fail "unix: listening socket left behind"
 [ -e "$T/unix.la" ] && fail "unix: -L socket left behind"
 no_errors A
@@ -79,14 +79,14 @@ no_errors B
 # --- socat EXEC:'mig-tunnel -L ...' EXEC:'mig-tunnel -R ...' (stdio)
 targets stdio
 # socat splits addresses at ':'; single quotes inside keep the command whole.
-spawn relay2 socat EXEC:"'$TUN -L unix:$T/stdio.la=a -L unix:$T/stdio.lb=b'" \
+spawn_log relay2 socat EXEC:"'$TUN -L unix:$T/stdio.la=a -L unix:$T/stdio.lb=b'" \
     EXEC:"'$TUN -R a=unix:$T/stdio.ta -R b=unix:$T/stdio.tb'"
 transfer stdio
 no_errors relay2
 
 # --- the same over two pipes each way, as behind ssh
 targets pipes
-spawn relay3 socat EXEC:"'$TUN -L unix:$T/pipes.la=a -L unix:$T/pipes.lb=b'",pipes \
+spawn_log relay3 socat EXEC:"'$TUN -L unix:$T/pipes.la=a -L unix:$T/pipes.lb=b'",pipes \
     EXEC:"'$TUN -R a=unix:$T/pipes.ta -R b=unix:$T/pipes.tb'",pipes
 transfer pipes
 no_errors relay3

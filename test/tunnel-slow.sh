@@ -18,12 +18,12 @@ exec sha256sum
 EOF
 
 # Upstream targets (B side): one holds, one digests at once.
-spawn t_slow socat -t 30 UNIX-LISTEN:"$T/t.slow" SYSTEM:"sh $T/hold.sh $T/go.up"
-spawn t_fast socat -t 30 UNIX-LISTEN:"$T/t.fast" SYSTEM:sha256sum
+spawn_log t_slow socat -t 30 UNIX-LISTEN:"$T/t.slow" SYSTEM:"sh $T/hold.sh $T/go.up"
+spawn_log t_fast socat -t 30 UNIX-LISTEN:"$T/t.fast" SYSTEM:sha256sum
 # Downstream targets: each sends its file, then reads the digest back.
-spawn t_dslow socat -t 30 UNIX-LISTEN:"$T/t.dslow" \
+spawn_log t_dslow socat -t 30 UNIX-LISTEN:"$T/t.dslow" \
     OPEN:"$T/slow.data"!!OPEN:"$T/dslow.answer",creat,trunc
-spawn t_dfast socat -t 30 UNIX-LISTEN:"$T/t.dfast" \
+spawn_log t_dfast socat -t 30 UNIX-LISTEN:"$T/t.dfast" \
     OPEN:"$T/fast.data"!!OPEN:"$T/dfast.answer",creat,trunc
 for t in slow fast dslow dfast; do wait_sock "$T/t.$t"; done
 
@@ -45,29 +45,29 @@ track $!; pid_c_slow=$!
 wait_for 20 "the slow client to push 512 KiB" pushed "$pid_c_slow" 524288
 socat -t 30 - UNIX-CONNECT:"$T/l.fast" <"$T/fast.data" >"$T/fast.answer" 2>"$T/c_fast.log" &
 track $!; pid_c_fast=$!
-expect_status "$pid_c_fast" 30 0 "the fast client"
+expect_status "the fast client" "$pid_c_fast" 0 30
 [ "$(cat "$T/fast.answer")" = "$(sha256sum <"$T/fast.data")" ] ||
 	fail "upstream: fast channel digest wrong"
 pid_gone "$pid_c_slow" && fail "upstream: the slow channel finished without its reader"
 note "upstream: 32 MiB went through while another channel was stuck at $(rchar "$pid_c_slow") bytes"
 touch "$T/go.up"
-expect_status "$pid_c_slow" 30 0 "the slow client"
+expect_status "the slow client" "$pid_c_slow" 0 30
 [ "$(cat "$T/slow.answer")" = "$(sha256sum <"$T/slow.data")" ] ||
 	fail "upstream: slow channel digest wrong"
 
 # --- downstream: the slow reader is a client of A
-spawn c_dslow socat -t 30 UNIX-CONNECT:"$T/l.dslow" SYSTEM:"sh $T/hold.sh $T/go.down"
+spawn_log c_dslow socat -t 30 UNIX-CONNECT:"$T/l.dslow" SYSTEM:"sh $T/hold.sh $T/go.down"
 wait_for 20 "the slow target to push 512 KiB" pushed "$pid_t_dslow" 524288
-spawn c_dfast socat -t 30 UNIX-CONNECT:"$T/l.dfast" SYSTEM:sha256sum
-expect_status "$pid_c_dfast" 30 0 "the fast downstream client"
-expect_status "$pid_t_dfast" 10 0 "the fast downstream target"
+spawn_log c_dfast socat -t 30 UNIX-CONNECT:"$T/l.dfast" SYSTEM:sha256sum
+expect_status "the fast downstream client" "$pid_c_dfast" 0 30
+expect_status "the fast downstream target" "$pid_t_dfast" 0 10
 [ "$(cat "$T/dfast.answer")" = "$(sha256sum <"$T/fast.data")" ] ||
 	fail "downstream: fast channel digest wrong"
 pid_gone "$pid_c_dslow" && fail "downstream: the slow channel finished without its reader"
 note "downstream: 32 MiB went through while another channel was stuck at $(rchar "$pid_t_dslow") bytes"
 touch "$T/go.down"
-expect_status "$pid_c_dslow" 30 0 "the slow downstream client"
-expect_status "$pid_t_dslow" 10 0 "the slow downstream target"
+expect_status "the slow downstream client" "$pid_c_dslow" 0 30
+expect_status "the slow downstream target" "$pid_t_dslow" 0 10
 [ "$(cat "$T/dslow.answer")" = "$(sha256sum <"$T/slow.data")" ] ||
 	fail "downstream: slow channel digest wrong"
 ! grep -E 'error|warning' "$T/A.log" "$T/B.log" || fail "a tunnel logged trouble"

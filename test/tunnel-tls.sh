@@ -14,13 +14,13 @@ C=$T/c
 
 randfile "$T/up" 16384
 randfile "$T/down" 12288
-spawn t_sum socat -t 30 UNIX-LISTEN:"$T/t.sum",fork SYSTEM:sha256sum
-spawn t_both socat -t 30 UNIX-LISTEN:"$T/t.both",fork \
+spawn_log t_sum socat -t 30 UNIX-LISTEN:"$T/t.sum",fork SYSTEM:sha256sum
+spawn_log t_both socat -t 30 UNIX-LISTEN:"$T/t.both",fork \
     OPEN:"$T/down"!!OPEN:"$T/both.in",creat,trunc
 wait_sock "$T/t.sum"
 wait_sock "$T/t.both"
 
-port=$(pick_port)
+port=$(free_port)
 tun B --tls-cert "$C/server.pem" --tls-key "$C/server.key" \
     --tls-ca "$C/ca.pem" --tls-peer-name mig-client \
     -R sum="unix:$T/t.sum" -R both="unix:$T/t.both" -v \
@@ -30,12 +30,12 @@ wait_tcp "$port"
 # check J: both directions at once on one channel, and a digest.
 check() {
 	send_files cli "$T/$1.both" "$T/up" "$T/$1.down"
-	expect_status "$pid_cli" 30 0 "$1: client"
+	expect_status "$1: client" "$pid_cli" 0 30
 	same "$T/up" "$T/both.in" "$1: up"
 	same "$T/down" "$T/$1.down" "$1: down"
 	socat -t 10 - UNIX-CONNECT:"$T/$1.sum" <"$T/up" >"$T/$1.sum.out" 2>"$T/$1.c.log" &
 	track $!
-	expect_status $! 10 0 "$1: digest client"
+	expect_status "$1: digest client" $! 0 10
 	[ "$(cat "$T/$1.sum.out")" = "$(sha256sum <"$T/up")" ] || fail "$1: wrong digest"
 }
 
@@ -47,7 +47,7 @@ wait_sock "$T/ec.both"
 check ec
 logged A "TLS ECDHE-ECDSA-" || fail "A does not log the TLS suite"
 kill -TERM "$pid_A"
-expect_status "$pid_A" 10 0 "the TLS client after SIGTERM"
+expect_status "the TLS client after SIGTERM" "$pid_A" 0 10
 note "TLS, EC certificates: 28 MiB both ways and a digest"
 
 # --- RSA client certificate; B's chain from an intermediate (P-384)
@@ -61,15 +61,15 @@ tun A --tls-cert "$C/client-rsa.pem" --tls-key "$C/client-rsa.key" \
 wait_sock "$T/rsa.both"
 check rsa
 kill -TERM "$pid_A"
-expect_status "$pid_A" 10 0 "the RSA TLS client after SIGTERM"
+expect_status "the RSA TLS client after SIGTERM" "$pid_A" 0 10
 note "TLS, RSA client and a chained P-384 server: ok"
 
 # --- TLS on stdio behind socat, both roles
-port3=$(pick_port)
-spawn relay socat TCP-LISTEN:"$port3",bind=127.0.0.1,reuseaddr,fork \
+port3=$(free_port)
+spawn_log relay socat TCP-LISTEN:"$port3",bind=127.0.0.1,reuseaddr,fork \
     EXEC:"'$TUN --tls-cert $C/server.pem --tls-key $C/server.key --tls-ca $C/ca.pem -R sum=unix:$T/t.sum -R both=unix:$T/t.both'"
 wait_tcp "$port3"
-spawn relay2 socat EXEC:"'$TUN --tls-client --tls-cert $C/client.pem --tls-key $C/client.key --tls-ca $C/ca.pem -L unix:$T/io.both=both -L unix:$T/io.sum=sum -'" \
+spawn_log relay2 socat EXEC:"'$TUN --tls-client --tls-cert $C/client.pem --tls-key $C/client.key --tls-ca $C/ca.pem -L unix:$T/io.both=both -L unix:$T/io.sum=sum -'" \
     TCP:127.0.0.1:"$port3"
 wait_sock "$T/io.both"
 check io
@@ -79,12 +79,12 @@ note "TLS over stdio (socat EXEC on both ends): ok"
 # the plaintext stream to a tunnel without TLS, so every record the client
 # seals is opened by OpenSSL and every record it opens was sealed there.
 for suite in ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-CHACHA20-POLY1305; do
-	port4=$(pick_port)
+	port4=$(free_port)
 	rm -f "$T/plain.peer"
 	tun O -R sum="unix:$T/t.sum" -R both="unix:$T/t.both" \
 	    "listen:unix:$T/plain.peer"
 	wait_sock "$T/plain.peer"
-	spawn ossl socat -t 30 \
+	spawn_log ossl socat -t 30 \
 	    OPENSSL-LISTEN:"$port4",bind=127.0.0.1,reuseaddr,cert="$C/server.pem",key="$C/server.key",cafile="$C/ca.pem",verify=1,cipher="$suite" \
 	    UNIX-CONNECT:"$T/plain.peer"
 	wait_tcp "$port4"
@@ -96,7 +96,7 @@ for suite in ECDHE-ECDSA-AES128-GCM-SHA256 ECDHE-ECDSA-CHACHA20-POLY1305; do
 	check os
 	logged A "TLS $suite" || fail "OpenSSL did not agree on $suite"
 	kill -TERM "$pid_A"
-	expect_status "$pid_A" 10 0 "the client of OpenSSL after SIGTERM"
+	expect_status "the client of OpenSSL after SIGTERM" "$pid_A" 0 10
 	stop_pid "$pid_ossl"
 	stop_pid "$pid_O"
 	rm -f "$T/os.both.out" "$T/os.down" "$T/both.in"
@@ -110,7 +110,7 @@ refused() {
 	: >"$T/B.log.mark"
 	lines=$(wc -l <"$T/B.log")
 	tun R "$@" -L "unix:$T/r.sum=sum" "tcp:127.0.0.1:$port"
-	expect_status "$pid_R" 10 3 "$who"
+	expect_status "$who" "$pid_R" 3 10
 	logged R "$why_a" || { cat "$T/R.log"; fail "$who: A does not say '$why_a'"; }
 	b_said() { tail -n +"$((lines + 1))" "$T/B.log" | grep -qF -- "$why_b"; }
 	wait_for 10 "B to log '$why_b' ($who)" b_said
@@ -144,7 +144,7 @@ wait_for 10 "B to refuse a client without certificate" b_said "peer presented no
 # A plaintext mig-tunnel: B refuses the session, A gets no channel.
 lines=$(wc -l <"$T/B.log")
 tun P --insecure -L "unix:$T/p.sum=sum" "tcp:127.0.0.1:$port"
-expect_status "$pid_P" 10 1 "a plaintext client of a TLS listener"
+expect_status "a plaintext client of a TLS listener" "$pid_P" 1 10
 wait_for 10 "B to refuse a plaintext peer" b_said "does not speak TLS 1.2"
 note "$n bad certificates, no certificate and plaintext refused; B served on"
 
@@ -155,6 +155,6 @@ tun A --tls-cert "$C/client.pem" --tls-key "$C/client.key" \
 wait_sock "$T/ok.both"
 check ok
 kill -TERM "$pid_B"
-expect_status "$pid_B" 10 0 "the TLS listener after SIGTERM"
-expect_status "$pid_A" 10 0 "its client after the goodbye"
+expect_status "the TLS listener after SIGTERM" "$pid_B" 0 10
+expect_status "its client after the goodbye" "$pid_A" 0 10
 exit 0

@@ -57,7 +57,7 @@ bad "refusing to replace non-socket" -L "unix:$T/file=x" "unix:$T/nowhere"
 bad "refusing to replace non-socket" "listen:unix:$T/file"
 [ "$(cat "$T/file")" = precious ] || fail "listen: replaced a regular file"
 # A live socket is not stolen either.
-spawn other socat UNIX-LISTEN:"$T/live",fork OPEN:/dev/null
+spawn_log other socat UNIX-LISTEN:"$T/live",fork OPEN:/dev/null
 wait_sock "$T/live"
 bad "another process listens on" -L "unix:$T/live=x" "unix:$T/nowhere"
 # -L sockets are made before the peer is reached; a peer that is not
@@ -67,11 +67,11 @@ grep -q "cannot connect to unix:$T/nowhere" "$T/err" || fail "no reason for exit
 [ -e "$T/l" ] && fail "the -L socket stayed after exit 1"
 
 # --insecure lets TCP through; SIGTERM ends it cleanly before any peer.
-port=$(pick_port)
+port=$(free_port)
 tun L --insecure -R "x=unix:$T/t" "listen:tcp:127.0.0.1:$port"
 wait_tcp "$port"
 kill -TERM "$pid_L"
-expect_status "$pid_L" 10 0 "a listening TCP tunnel after SIGTERM"
+expect_status "a listening TCP tunnel after SIGTERM" "$pid_L" 0 10
 # A stdio tunnel whose peer never says hello: SIGTERM, exit 0, socket gone.
 mkfifo "$T/in"
 exec 3<>"$T/in"
@@ -80,12 +80,12 @@ track $!
 pid_S=$!
 wait_sock "$T/l"
 kill -INT "$pid_S"
-expect_status "$pid_S" 10 0 "a stdio tunnel after SIGINT"
+expect_status "a stdio tunnel after SIGINT" "$pid_S" 0 10
 [ -e "$T/l" ] && fail "SIGINT left the -L socket behind"
 # SIGINT while connecting: a peer whose listen backlog is full (socat
 # stopped, one tunnel waiting in the backlog) keeps the next tunnel
 # waiting to connect; SIGINT ends that wait at once (exit 0).
-spawn full socat UNIX-LISTEN:"$T/full",backlog=0 OPEN:/dev/null
+spawn_log full socat UNIX-LISTEN:"$T/full",backlog=0 OPEN:/dev/null
 wait_sock "$T/full"
 kill -STOP "$pid_full"
 tun F1 --verbose -R "x=unix:$T/t" "unix:$T/full"
@@ -93,7 +93,7 @@ wait_for 10 "the first tunnel to fill the backlog" logged F1 "connected to"
 tun F2 --verbose -R "x=unix:$T/t" "unix:$T/full"
 wait_for 10 "the second tunnel to start connecting" logged F2 "connecting to"
 kill -INT "$pid_F2"
-expect_status "$pid_F2" 5 0 "a connecting tunnel after SIGINT"
+expect_status "a connecting tunnel after SIGINT" "$pid_F2" 0 5
 logged F2 "stopped while connecting" || { cat "$T/F2.log"; fail "no word on the interrupted connect"; }
 kill -KILL "$pid_full" "$pid_F1"
 exit 0

@@ -70,7 +70,7 @@ expect_exit 0 "$TUN" <"$T/in"
 [ -s "$T/err" ] && { cat "$T/err"; fail "a clean goodbye printed something"; }
 
 # --- a conversation
-spawn target socat -u UNIX-LISTEN:"$T/t.x" CREATE:"$T/x.got"
+spawn_log target socat -u UNIX-LISTEN:"$T/t.x" CREATE:"$T/x.got"
 wait_sock "$T/t.x"
 mkfifo "$T/fifo"
 exec 3<>"$T/fifo"
@@ -109,7 +109,7 @@ wait_for 5 "EOF and CLOSE of x" said "$want"
 want=${want}0400800100000001
 wait_for 5 "an answer to the reopened #1" said "${want}02"
 { hdr 11 0 0; } >&3
-expect_status "$pid_W" 5 0 "the tunnel after GOODBYE"
+expect_status "the tunnel after GOODBYE" "$pid_W" 0 5
 grep -q "cannot connect to unix:$T/t.x" "$T/W.log" || fail "no reason for the refusal"
 note "conversation: HELLO, REFUSE, PONG, ACCEPT, DATA, EOF, CLOSE, reuse, GOODBYE"
 exit 0

@@ -690,5 +690,8 @@ out:
 		unlink(o->ready_file);
 	guard_done(&r->guard);
 	qemu_close(&r->qe);
+	/* The guide's table, this side's half, once the guest runs here. */
+	if (rc == RECV_OK && apply_migrated(&o->cfg, APPLY_DEST) < 0)
+		rc = RECV_CONFIG;
 	return rc;
 }

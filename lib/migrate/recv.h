@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "base/endpoint.h"
+#include "config/apply.h"
 
 /* Exit codes, as documented in mig-recv(1). */
 enum {
@@ -19,6 +20,7 @@ enum {
 	RECV_POSTCOPY_FAILED = 3, /* failed after the post-copy switch-over */
 	RECV_PAUSED = 4,	/* the guest is left paused here */
 	RECV_LOST = 5,		/* the destination QEMU died with the guest */
+	RECV_CONFIG = 6,	/* migrated; --persistent not applied */
 };
 
 struct recv_opts {
@@ -36,6 +38,7 @@ struct recv_opts {
 	const char *ready_file;		/* created once every socket listens */
 	int verbose;
 	FILE *json;
+	struct apply_opts cfg;		/* --domain, --persistent */
 };
 
 int recv_check_opts(const struct recv_opts *o, char *err, size_t errlen);

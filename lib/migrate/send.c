@@ -1430,5 +1430,8 @@ send_run(const struct send_opts *o)
 		log_err("outcome: %s", outcome_name(s->outcome));
 	guard_done(&s->guard);
 	qemu_close(&s->qe);
+	/* The guide's table, this side's half, once the guest has moved. */
+	if (rc == SEND_OK && apply_migrated(&o->cfg, APPLY_SOURCE) < 0)
+		rc = SEND_CONFIG;
 	return rc;
 }

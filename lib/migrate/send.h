@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "base/endpoint.h"
+#include "config/apply.h"
 
 /* Exit codes, as documented in mig-send(1). */
 enum {
@@ -19,6 +20,7 @@ enum {
 	SEND_STUCK = 4,		/* the source guest is left paused: rollback
 				   incomplete, or the outcome unknown */
 	SEND_LOST = 5,		/* the source QEMU died with the guest */
+	SEND_CONFIG = 6,	/* migrated; --undefinesource not applied */
 };
 
 enum send_storage { SEND_STORAGE_NONE, SEND_STORAGE_ALL, SEND_STORAGE_INC };
@@ -47,6 +49,7 @@ struct send_opts {
 	int64_t wait_s;			/* wait this long for the sockets */
 	int verbose;
 	FILE *json;			/* JSON lines go here, or NULL */
+	struct apply_opts cfg;		/* --domain, --undefinesource */
 };
 
 /*

@@ -4,45 +4,26 @@ TUN=$BIN/mig-tunnel
 [ -x "$TUN" ] || fail "$TUN is not built"
 require socat sha256sum ss od
 
-# spawn NAME CMD...: run CMD in the background, tracked, stderr to
+# spawn_log NAME CMD...: run CMD in the background, tracked, stderr to
 # $T/NAME.log; its PID goes to the variable pid_NAME.
-spawn() {
+spawn_log() {
 	_n=$1; shift
 	"$@" 2>"$T/$_n.log" &
 	track $!
 	eval "pid_$_n=$!"
 }
 
-# tun NAME ARGS...: a mig-tunnel, as spawn.
+# tun NAME ARGS...: a mig-tunnel, as spawn_log.
 tun() {
 	_n=$1; shift
-	spawn "$_n" "$TUN" "$@"
-}
-
-# status_of PID SECS: wait for a child to exit; its status goes to $st.
-status_of() {
-	wait_for "$2" "pid $1 to exit" pid_gone "$1"
-	wait "$1"
-	st=$?
-}
-
-# expect_status PID SECS CODE WHAT: the child exits with CODE in time.
-expect_status() {
-	status_of "$1" "$2"
-	[ "$st" = "$3" ] || fail "$4 exited $st, expected $3"
+	spawn_log "$_n" "$TUN" "$@"
 }
 
 is_socket() { test -S "$1"; }
 wait_sock() { wait_for 10 "socket $1" is_socket "$1"; }
 
-tcp_listening() { ss -Htln "sport = :$1" | grep -q .; }
 wait_tcp() { wait_for 10 "a listener on port $1" tcp_listening "$1"; }
 
-# A TCP port nobody listens on (another test might take it first: rare).
-pick_port() {
-	while :; do
-		_p=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
-		tcp_listening "$_p" || { echo "$_p"; return; }
 	done
 }
 
@@ -64,12 +45,12 @@ logged() { grep -qF -- "$2" "$T/$1.log"; }
 # A target that receives a file and sends one back, both at once, each
 # direction half-closed as it ends: serve_files NAME SOCK SEND RECV
 serve_files() {
-	spawn "$1" socat -t 30 UNIX-LISTEN:"$2" OPEN:"$3"!!OPEN:"$4",creat,trunc
+	spawn_log "$1" socat -t 30 UNIX-LISTEN:"$2" OPEN:"$3"!!OPEN:"$4",creat,trunc
 }
 
 # The client side of the same: send_files NAME SOCK SEND RECV
 send_files() {
-	spawn "$1" socat -t 30 UNIX-CONNECT:"$2" OPEN:"$3"!!OPEN:"$4",creat,trunc
+	spawn_log "$1" socat -t 30 UNIX-CONNECT:"$2" OPEN:"$3"!!OPEN:"$4",creat,trunc
 }
 
 # barrier_target SOCK [LISTEN-OPTIONS]: a target (spawned as "target")
@@ -85,7 +66,7 @@ touch "$T/conn/\$\$"
 read -r go <"$T/go"
 exec sha256sum
 EOF
-	spawn target socat -t 30 UNIX-LISTEN:"$1",fork${2:+,$2} \
+	spawn_log target socat -t 30 UNIX-LISTEN:"$1",fork${2:+,$2} \
 	    SYSTEM:"sh $T/barrier.sh"
 	wait_sock "$1"
 }
