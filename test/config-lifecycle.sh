@@ -116,7 +116,7 @@ bad_exit 1 mig-config "-no-such-option" $(host_dirs a) create "$T/bad.def"
 # The example of mig-config(5), this host's paths put in.
 sed -n '/^\.SH EXAMPLE/,/^\.fi/p' "$TOP/doc/mig-config.5" |
 	sed -n '/^\.RS/,/^\.RE/p' | sed '/^\./d; s/\\-/-/g' |
-	sed "s|^arg /usr/local/share/mig/guest.elf$|arg $GUEST_ELF|;
+	sed "s|^arg /usr/local/share/mig/guest.elf$|arg $GUEST|;
 	     s|path=/var/log/guest.serial|path=$T/ex.serial|" >"$T/ex.def"
 grep -q "^name guest$" "$T/ex.def" || fail "no example found: $(cat "$T/ex.def")"
 host_config a define "$T/ex.def" >/dev/null || fail "the man page's example"

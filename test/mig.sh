@@ -227,7 +227,6 @@ tunnel_pair() {
 		test -S "$T/tmig.sock" -a -S "$T/tnbd.sock"
 }
 
-
 # kill_during WHO PHASE [MIG-SEND ARGS...]: migrate src -> dst with
 # --copy-storage-all, kill -9 QEMU WHO (src or dst) once mig-send reported
 # progress in PHASE, and check mig-send exits 1 (the guest runs on the
@@ -305,6 +304,7 @@ end_case() {
 outcome_is() {
 	grep -q "\"outcome\":\"$2\"" "$T/$1.json" ||
 		fail "mig-$1's summary does not say '$2': $(tail -n 1 "$T/$1.json")"
+}
 
 # host_config HOST ARGS...: mig-config on host HOST, whose config and run
 # directories are $T/HOST/etc and $T/HOST/run (two hosts never share them).

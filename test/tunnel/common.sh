@@ -24,9 +24,6 @@ wait_sock() { wait_for 10 "socket $1" is_socket "$1"; }
 
 wait_tcp() { wait_for 10 "a listener on port $1" tcp_listening "$1"; }
 
-	done
-}
-
 # randfile FILE KIB
 randfile() { head -c $(( $2 * 1024 )) /dev/urandom >"$1"; }
 
