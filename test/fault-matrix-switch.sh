@@ -45,15 +45,7 @@ done
 
 for sig in TERM KILL; do
 	note "mig-send SIG$sig after the stream completed: the guest moves all the same"
-	start_pair memory
-	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
-		--timeout 120
-	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
-		--disks-uri "unix:$T/nbd.sock" --bandwidth 16 --downtime 10000
-	wait_for 30 "the memory phase" phase_seen memory
-	kill -STOP $RECV_PID
-	wait_for 60 "the stream to complete" phase_seen completed
-	[ "$(guest_status src)" = paused ] || fail "the source guest is not paused"
+	hold_after_stream
 	kill -$sig $SEND_PID
 	[ $sig = KILL ] && wait_for 10 "mig-send to die" pid_gone $SEND_PID
 	kill -CONT $RECV_PID

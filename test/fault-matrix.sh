@@ -63,15 +63,7 @@ end_case
 # loads the guest and stays paused, the source waits for its word.
 for victim in qemu mig-recv; do
 	note "the destination's $victim killed after the stream completed: the source resumes"
-	start_pair memory
-	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
-		--timeout 120
-	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
-		--disks-uri "unix:$T/nbd.sock" --bandwidth 16 --downtime 10000
-	wait_for 30 "the memory phase" phase_seen memory
-	kill -STOP $RECV_PID
-	wait_for 60 "the stream to complete" phase_seen completed
-	[ "$(guest_status src)" = paused ] || fail "the source guest is not paused"
+	hold_after_stream
 	if [ $victim = qemu ]; then
 		kill -KILL "$(qemu_pid dst)"
 		dst_gone

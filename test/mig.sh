@@ -290,6 +290,22 @@ migrate() {
 	wait_for 30 "a $_ph progress sample" progress_seen "$_ph"
 }
 
+# hold_after_stream: a fresh pair migrates with its disk copied, and
+# mig-recv is frozen (SIGSTOP) in the memory phase (4 s long at 16 MiB/s;
+# a 10 s downtime limit ends it after that pass): the stream completes,
+# the destination holds the guest paused, the source waits for its word.
+hold_after_stream() {
+	start_pair memory
+	recv_start --incoming "unix:$T/mig.sock" --nbd "unix:$T/nbd.sock" \
+		--timeout 120
+	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
+		--disks-uri "unix:$T/nbd.sock" --bandwidth 16 --downtime 10000
+	wait_for 30 "the memory phase" phase_seen memory
+	kill -STOP $RECV_PID
+	wait_for 60 "the stream to complete" phase_seen completed
+	[ "$(guest_status src)" = paused ] || fail "the source guest is not paused"
+}
+
 # end_case: stop whatever QEMU and tunnel is left, for the next case.
 end_case() {
 	stop_qemu src
