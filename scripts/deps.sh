@@ -26,7 +26,10 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "deps.sh: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Another install running at the same time (make demo and make check in two
+# shells) holds dpkg's lock: wait for it rather than fail.
+lock="-o DPkg::Lock::Timeout=600"
 # A fresh machine has no package lists; a stale list 404s: update first.
-apt-get update -q >/dev/null || { echo "deps.sh: apt-get update failed" >&2; exit 1; }
-apt-get install -y -q --no-install-recommends $missing >/dev/null ||
+apt-get $lock update -q >/dev/null || { echo "deps.sh: apt-get update failed" >&2; exit 1; }
+apt-get $lock install -y -q --no-install-recommends $missing >/dev/null ||
 	{ echo "deps.sh: apt-get install$missing failed" >&2; exit 1; }

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "base/sig.h"
 #include "base/sock.h"
 
 #define SOCK_RETRY_MS	20	/* a full unix backlog: try again after */
@@ -65,9 +66,12 @@ sock_poll_mask(int fd, short events, int64_t deadline_ms,
 		rc = ppoll(&p, fd >= 0, tsp, waitmask);
 		if (rc > 0)
 			return 0;
-		/* A signal means "stop" to every program here: give up (EINTR). */
-		if (rc < 0)
+		/* A stopping signal gives up (EINTR); any other (SIGUSR1,
+		 * which asks for post-copy later on) goes on waiting. */
+		if (rc < 0 && (errno != EINTR || sig_stop))
 			return -1;
+		if (rc < 0)
+			continue;
 		if (fd < 0) {
 			errno = ETIMEDOUT;
 			return -1;
