@@ -40,7 +40,7 @@ SAN_CFLAGS   = -std=c11 -D_GNU_SOURCE -O1 -g -Ilib -Ibuild/include \
                -fsanitize=address,undefined -fno-sanitize-recover=all \
                -fno-omit-frame-pointer
 
-.PHONY: all check unit demo bench install clean deps guest
+.PHONY: all check check-long unit demo bench install clean deps guest
 # Objects are intermediate files of pattern rules: keep them between runs.
 .SECONDARY:
 all: $(CMDS) $(GUEST)
@@ -81,6 +81,12 @@ unit: $(UNITS)
 check: all $(UNITS) $(REPLAYS) $(SAN_REPLAYS)
 	@sh scripts/deps.sh test
 	@sh test/run.sh $(UNITS) $(REPLAYS)
+
+# check plus the slow variants (test/long): the fault matrix's whole cross
+# product.
+check-long: all $(UNITS) $(REPLAYS) $(SAN_REPLAYS)
+	@sh scripts/deps.sh test
+	@LONG=1 TEST_TIMEOUT=1800 sh test/run.sh $(UNITS) $(REPLAYS)
 
 demo: all
 	@sh scripts/deps.sh test

@@ -11,7 +11,8 @@
 # The caller sets R (the directory of a run's files: QEMU's sockets, logs
 # and serial output) before start_guest, and T to its temporary directory.
 set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
+# MIG_TOP: the checkout, for a script that is not one level below it.
+TOP=${MIG_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
 BIN=$TOP/build/bin
 GUEST=${GUEST_ELF:-$TOP/build/guest/guest.elf}
 QEMU=${QEMU:-qemu-system-x86_64}

@@ -3,7 +3,7 @@
 # files go), a cleanup that stops by PID every process the test started,
 # peers that 'require' skips without, and waits on conditions with
 # deadlines that fail the test.
-. "$(dirname "$0")/../scripts/lib.sh"
+. "${MIG_TOP:-$(dirname "$0")/..}/scripts/lib.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/mig-test.XXXXXX")
 R=$T
 

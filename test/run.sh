@@ -5,7 +5,7 @@
 # missing), anything else failed.  Each test's output goes to
 # build/test-logs/NAME.log and is printed when it fails.  The last line is
 # the suite's: "N passed, N failed, N skipped".
-# TESTS="a b" limits the shell tests to those names; TEST_TIMEOUT (seconds)
+# LONG=1 adds the slow tests of test/long.  TESTS="a b" limits the shell tests to those names; TEST_TIMEOUT (seconds)
 # bounds each test.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,7 +40,10 @@ for bin in "$@"; do
 	*) run_one "unit/$(basename "$bin")" "$bin" ;;
 	esac
 done
-for t in "$top"/test/*.sh; do
+# LONG=1 (make check-long) adds test/long/*.sh, the slow variants.
+long=
+[ -n "${LONG:-}" ] && long="$top/test/long/*.sh"
+for t in "$top"/test/*.sh $long; do
 	name=$(basename "$t" .sh)
 	case $name in lib|qemu|mig|run) continue ;; esac
 	if [ -n "${TESTS:-}" ]; then

@@ -16,8 +16,9 @@ int64_t clock_ms(void);
 
 /*
  * Connect to a unix or tcp endpoint, blocking, giving up at deadline_ms
- * (clock_ms() time; 0 = no deadline; errno ETIMEDOUT) or when a signal
- * interrupts the wait (errno EINTR).  A unix listener with a full backlog
+ * (clock_ms() time; 0 = no deadline; errno ETIMEDOUT) or when a stopping
+ * signal (base/sig.h: sig_stop set) interrupts the wait (errno EINTR); any
+ * other signal, SIGUSR1 for one, is waited through.  A unix listener with a full backlog
  * is tried again until the deadline.  The fd is close-on-exec, blocking.
  */
 int sock_connect(const struct endpoint *ep, int64_t deadline_ms, char *err,

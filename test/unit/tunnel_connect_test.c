@@ -2,8 +2,9 @@
  * Connecting to a unix peer (sock_connect, which mig-tunnel's connecting
  * side uses): a listener whose backlog is full makes us wait, never hands
  * back an unconnected socket as connected; once the listener accepts, the
- * wait ends connected; a signal the caller blocks outside its waits still
- * ends the wait at once (sock_connect_mask).
+ * wait ends connected; a stopping signal the caller blocks outside its
+ * waits still ends the wait at once (sock_connect_mask), and one that does
+ * not stop (SIGUSR1 in mig-send) is waited through.
  */
 #include <errno.h>
 #include <signal.h>
@@ -17,12 +18,24 @@
 
 #include "check.h"
 
+#include "base/sig.h"
 #include "base/sock.h"
 
+static volatile sig_atomic_t alarms;
+
+/* A stopping signal, as sig_install's handlers record one. */
 static void
 on_alarm(int sig)
 {
+	sig_stop = sig;
+}
+
+/* A signal that does not stop: counted, the wait goes on. */
+static void
+on_other(int sig)
+{
 	(void)sig;
+	alarms++;
 }
 
 int
@@ -84,13 +97,14 @@ main(void)
 	close(filler);
 
 	/*
-	 * Full again, no deadline, SIGALRM blocked but let through while
-	 * waiting: it ends the wait (EINTR) within the second.
+	 * Full again, SIGALRM blocked but let through while waiting.  As a
+	 * signal that does not stop, it is waited through: the wait ends at
+	 * its deadline, a second after the signal.
 	 */
 	filler = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	CHECK(connect(filler, (struct sockaddr *)&sun, sizeof(sun)) == 0);
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
+	sa.sa_handler = on_other;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
 	sigemptyset(&block);
@@ -99,10 +113,22 @@ main(void)
 	sigdelset(&waitmask, SIGALRM);
 	alarm(1);
 	t0 = clock_ms();
+	fd = sock_connect_mask(&ep, t0 + 2000, &waitmask, err, sizeof(err));
+	CHECK(fd < 0 && errno == ETIMEDOUT);
+	CHECK(alarms == 1 && clock_ms() - t0 >= 2000);
+	alarm(0);
+
+	/* As a stopping signal, with no deadline: it ends the wait (EINTR)
+	 * within the second. */
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(1);
+	t0 = clock_ms();
 	fd = sock_connect_mask(&ep, 0, &waitmask, err, sizeof(err));
-	CHECK(fd < 0 && errno == EINTR);
+	CHECK(fd < 0 && errno == EINTR && sig_stop == SIGALRM);
 	CHECK(clock_ms() - t0 < 5000);
 	alarm(0);
+	sig_stop = 0;
 
 	close(filler);
 	close(lfd);
