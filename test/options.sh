@@ -2,7 +2,8 @@
 # Each program's options have one description (its table, base/opt.h):
 # every option --help lists is in the man page's SYNOPSIS and has an entry
 # (a .TP head, with its short form if it has one) under OPTIONS, and the
-# man page names no option --help does not; --help fits 80 columns; a
+# man page names no option --help does not; --help fits 80 columns and
+# gives the exit statuses; a
 # prefix of an option, however unique, is refused (exit 2, one line);
 # --version prints the program's name and version.
 . "$(dirname "$0")/lib.sh"
@@ -51,6 +52,7 @@ for prog in mig-send mig-recv mig-tunnel mig-config; do
 	"$BIN/$prog" --help | awk -v p="$prog" 'length > 80 {
 		print p " --help: a line of " length " columns: " $0; bad = 1 }
 		END { exit bad }' || fail "$prog --help is wider than 80 columns"
+	"$BIN/$prog" --help | grep -q '^Exit: 0 ' || fail "$prog --help gives no exit statuses"
 
 	# Every long option's prefixes are unknown options, not it.
 	for o in $(grep -o -- '--[a-z-]*' "$T/$prog.ids"); do
