@@ -3,9 +3,9 @@
 # every option --help lists is in the man page's SYNOPSIS and has an entry
 # (a .TP head, with its short form if it has one) under OPTIONS, and the
 # man page names no option --help does not; --help fits 80 columns and
-# gives the exit statuses; a
-# prefix of an option, however unique, is refused (exit 2, one line);
-# --version prints the program's name and version.
+# gives the exit statuses; a prefix of an option, however unique, is
+# refused (exit 2, one line); --version prints the program's name and
+# version.
 . "$(dirname "$0")/lib.sh"
 
 # help_opts PROG: the options --help lists, one per line ("-v --verbose"
