@@ -114,8 +114,9 @@ opt_next(struct opt_parser *p, const char **val)
 	len = eq != NULL ? (size_t)(eq - (word + 2)) : strlen(word + 2);
 	o = opt_long(p->opts, word + 2, len);
 	if (o == NULL) {
-		log_err("unknown option '%.*s' (see --help)", (int)len + 2,
-		    word);
+		/* The name is what is unknown; "--=x" has none: all of it. */
+		log_err("unknown option '%.*s' (see --help)",
+		    len > 0 ? (int)len + 2 : (int)strlen(word), word);
 		return OPT_ERROR;
 	}
 	if (o->value == NULL) {

@@ -121,6 +121,10 @@ test_long(void)
 	/* The name before '=' is what is unknown. */
 	run(ARGV("--nope=1"));
 	CHECK(refused("ERR", "unknown option '--nope' (see --help)"));
+	run(ARGV("--=x"));
+	CHECK(refused("ERR", "unknown option '--=x' (see --help)"));
+	run(ARGV("---"));
+	CHECK(refused("ERR", "unknown option '---' (see --help)"));
 	/* A short option's letter is no long name. */
 	run(ARGV("--L", "x"));
 	CHECK(refused("ERR", "unknown option '--L' (see --help)"));
