@@ -1,5 +1,4 @@
 /* mig-recv: the destination side of a live migration.  See mig-recv(1). */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,47 +7,48 @@
 #include "base/version.h"
 #include "migrate/recv.h"
 
-static const char usage[] =
-"usage: mig-recv --qmp unix:DST_QMP | --domain NAME [--config-dir DIR] [--run-dir DIR]\n"
-"                [--persistent] [--incoming unix:PATH|tcp:H:P|-] [--nbd unix:PATH|tcp:H:P]\n"
-"                [--migrate-disks ID,...] [--postcopy] [--parallel [--parallel-connections N]]\n"
-"                [--paused] [--timeout SECS] [--idle-timeout SECS] [--wait SECS]\n"
-"                [--ready-file PATH] [--verbose] [--json] [--help] [--version]\n"
+static const char usage_head[] =
+"usage: mig-recv (--qmp unix:DST_QMP | --domain NAME) [OPTION]...\n"
 "Prepares a destination QEMU started with -incoming defer, prints 'ready' once\n"
-"its sockets listen, and starts the guest when the migration has completed.\n"
+"its sockets listen, and starts the guest when the migration has completed.\n";
+static const char usage_tail[] =
 "Exit: 0 migrated; 1 failed, the guest is not here (destination QEMU quit);\n"
 "      2 bad input, nothing changed; 3 failed after the post-copy switch-over;\n"
 "      4 the guest is left paused here; 5 the destination QEMU died with it;\n"
 "      6 migrated, but --persistent failed.\n";
 
 enum {
-	O_QMP = 256, O_INCOMING, O_NBD, O_DISKS, O_POSTCOPY, O_PARALLEL,
-	O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE, O_WAIT, O_READY, O_JSON,
-	O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT,
+	O_QMP = 1, O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT, O_INCOMING, O_NBD,
+	O_DISKS, O_POSTCOPY, O_PARALLEL, O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE,
+	O_WAIT, O_READY, O_VERBOSE, O_JSON, O_HELP, O_VERSION,
 };
 
-static const struct option longopts[] = {
-	{ "qmp", required_argument, NULL, O_QMP },
-	{ "domain", required_argument, NULL, O_DOMAIN },
-	{ "config-dir", required_argument, NULL, O_CONFIG },
-	{ "run-dir", required_argument, NULL, O_RUN },
-	{ "persistent", no_argument, NULL, O_PERSISTENT },
-	{ "incoming", required_argument, NULL, O_INCOMING },
-	{ "nbd", required_argument, NULL, O_NBD },
-	{ "migrate-disks", required_argument, NULL, O_DISKS },
-	{ "postcopy", no_argument, NULL, O_POSTCOPY },
-	{ "parallel", no_argument, NULL, O_PARALLEL },
-	{ "parallel-connections", required_argument, NULL, O_CONNS },
-	{ "paused", no_argument, NULL, O_PAUSED },
-	{ "timeout", required_argument, NULL, O_TIMEOUT },
-	{ "idle-timeout", required_argument, NULL, O_IDLE },
-	{ "wait", required_argument, NULL, O_WAIT },
-	{ "ready-file", required_argument, NULL, O_READY },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+/* The one description of each option (base/opt.h); doc/mig-recv.1 agrees. */
+static const struct opt opts[] = {
+	{ O_QMP, 0, "qmp", "unix:PATH", "the destination QEMU's QMP socket" },
+	{ O_DOMAIN, 0, "domain", "NAME", "or: the mig-config guest NAME" },
+	{ O_CONFIG, 0, "config-dir", "DIR", "--domain's definitions (/etc/mig)" },
+	{ O_RUN, 0, "run-dir", "DIR", "--domain's run state (/run/mig)" },
+	{ O_PERSISTENT, 0, "persistent", NULL,
+	    "store --domain's definition once migrated" },
+	{ O_INCOMING, 0, "incoming", "unix:PATH|tcp:H:P|-",
+	    "wait for the stream here (default -)" },
+	{ O_NBD, 0, "nbd", "unix:PATH|tcp:H:P", "serve the disks to copy here" },
+	{ O_DISKS, 0, "migrate-disks", "ID,...", "export only these disks" },
+	{ O_POSTCOPY, 0, "postcopy", NULL, "accept a post-copy switch-over" },
+	{ O_PARALLEL, 0, "parallel", NULL, "accept several connections" },
+	{ O_CONNS, 0, "parallel-connections", "N", "how many (default 2)" },
+	{ O_PAUSED, 0, "paused", NULL, "leave the guest paused after" },
+	{ O_TIMEOUT, 0, "timeout", "SECS", "give up if not migrated by then" },
+	{ O_IDLE, 0, "idle-timeout", "SECS",
+	    "give up on a silent source (default 120)" },
+	{ O_WAIT, 0, "wait", "SECS", "wait up to SECS for the QMP socket" },
+	{ O_READY, 0, "ready-file", "PATH", "create PATH once the sockets listen" },
+	{ O_VERBOSE, 'v', "verbose", NULL, "narrate the steps" },
+	{ O_JSON, 0, "json", NULL, "JSON lines instead of 'ready'" },
+	{ O_HELP, 'h', "help", NULL, "print this and exit" },
+	{ O_VERSION, 0, "version", NULL, "print the version and exit" },
+	{ 0 },
 };
 
 int
@@ -58,6 +58,8 @@ main(int argc, char **argv)
 	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
 	    ENDPOINT_ALLOW(ENDPOINT_TCP);
 	int have_qmp = 0, have_incoming = 0, conns_given = 0, json = 0, c;
+	struct opt_parser p;
+	const char *val;
 	int64_t n;
 	char err[300];
 
@@ -65,34 +67,34 @@ main(int argc, char **argv)
 	o.parallel_connections = 2;
 	o.idle_timeout_s = 120;
 	log_init("mig-recv", 0);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+	opt_start(&p, opts, argc, argv);
+	while ((c = opt_next(&p, &val)) != OPT_END) {
 		switch (c) {
 		case O_QMP:
-			if (opt_endpoint("--qmp", optarg,
+			if (opt_endpoint("--qmp", val,
 			    ENDPOINT_ALLOW(ENDPOINT_UNIX), &o.qmp) < 0)
 				return RECV_USAGE;
 			have_qmp = 1;
 			break;
 		case O_INCOMING:
-			if (opt_endpoint("--incoming", optarg, ENDPOINT_ANY,
+			if (opt_endpoint("--incoming", val, ENDPOINT_ANY,
 			    &o.incoming) < 0)
 				return RECV_USAGE;
 			have_incoming = 1;
 			break;
 		case O_NBD:
-			if (opt_endpoint("--nbd", optarg, sockets, &o.nbd) < 0)
+			if (opt_endpoint("--nbd", val, sockets, &o.nbd) < 0)
 				return RECV_USAGE;
 			break;
-		case O_DOMAIN: o.cfg.domain = optarg; break;
-		case O_CONFIG: o.cfg.config_dir = optarg; break;
-		case O_RUN: o.cfg.run_dir = optarg; break;
+		case O_DOMAIN: o.cfg.domain = val; break;
+		case O_CONFIG: o.cfg.config_dir = val; break;
+		case O_RUN: o.cfg.run_dir = val; break;
 		case O_PERSISTENT: o.cfg.persistent = 1; break;
-		case O_DISKS: o.migrate_disks = optarg; break;
+		case O_DISKS: o.migrate_disks = val; break;
 		case O_POSTCOPY: o.postcopy = 1; break;
 		case O_PARALLEL: o.parallel = 1; break;
 		case O_CONNS:
-			if (opt_number("--parallel-connections", optarg, 1, 255,
+			if (opt_number("--parallel-connections", val, 1, 255,
 			    &n) < 0)
 				return RECV_USAGE;
 			o.parallel_connections = (int)n;
@@ -100,43 +102,43 @@ main(int argc, char **argv)
 			break;
 		case O_PAUSED: o.paused = 1; break;
 		case O_TIMEOUT:
-			if (opt_number("--timeout", optarg, 1, 1 << 30,
+			if (opt_number("--timeout", val, 1, 1 << 30,
 			    &o.timeout_s) < 0)
 				return RECV_USAGE;
 			break;
 		case O_WAIT:
-			if (opt_number("--wait", optarg, 0, 1 << 20,
+			if (opt_number("--wait", val, 0, 1 << 20,
 			    &o.wait_s) < 0)
 				return RECV_USAGE;
 			break;
 		case O_READY:
-			if (*optarg == '\0') {
+			if (*val == '\0') {
 				log_err("--ready-file needs a path");
 				return RECV_USAGE;
 			}
-			o.ready_file = optarg;
+			o.ready_file = val;
 			break;
 		case O_IDLE:
-			if (opt_number("--idle-timeout", optarg, 0, 1 << 30,
+			if (opt_number("--idle-timeout", val, 0, 1 << 30,
 			    &o.idle_timeout_s) < 0)
 				return RECV_USAGE;
 			break;
-		case 'v': o.verbose = 1; break;
+		case O_VERBOSE: o.verbose = 1; break;
 		case O_JSON: json = 1; break;
-		case 'h':
-			fputs(usage, stdout);
+		case O_HELP:
+			fputs(usage_head, stdout);
+			opt_help(stdout, opts);
+			fputs(usage_tail, stdout);
 			return 0;
-		case 'V':
+		case O_VERSION:
 			puts("mig-recv " MIG_VERSION);
 			return 0;
+		case OPT_OPERAND:
+			log_err("unexpected argument '%s'", val);
+			return RECV_USAGE;
 		default:
-			opt_bad(c, argv, "vh");
 			return RECV_USAGE;
 		}
-	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		return RECV_USAGE;
 	}
 	if (have_qmp == !!o.cfg.domain) {
 		log_err("%s (see --help)", have_qmp ? "give --qmp or --domain, "
