@@ -65,10 +65,10 @@ on_host() {
 # stop_groups: every process group on_host started: TERM, up to 5 s for
 # the group to empty, then KILL.
 stop_groups() {
-	for _g in ${GROUPS_RUN:-}; do kill -TERM -- "-$_g" 2>/dev/null; done
+	for _g in ${GROUPS_RUN:-}; do kill -TERM "-$_g" 2>/dev/null; done
 	for _g in ${GROUPS_RUN:-}; do
 		until_ok 5 "group $_g to stop" _group_gone "$_g" ||
-			kill -KILL -- "-$_g" 2>/dev/null
+			kill -KILL "-$_g" 2>/dev/null
 		wait "$_g" 2>/dev/null
 	done
 	GROUPS_RUN=""
