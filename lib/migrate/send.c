@@ -29,6 +29,7 @@
 #define SEND_HEAR_MS 5000	/* its reason, after a failure */
 #define SEND_CLEANUP_MS 5000	/* QEMU's own cleanup of a failed migration */
 #define SEND_QMP_RETRY_MS 10000	/* the guard reaching the source QEMU */
+#define SEND_CONNECT_MS 10000	/* connecting to a destination's socket */
 
 /* What the guard is told before each step that changes the source. */
 enum {
@@ -802,6 +803,24 @@ send_check_disks(struct send *s)
 	return 0;
 }
 
+/*
+ * --parallel: QEMU 7.2 opens every channel itself, so it must see the
+ * path in its own filesystem as we do (not from a chroot or container
+ * with other mounts).  QEMU is the peer of our QMP socket.
+ */
+static int
+send_qemu_sees(struct send *s, const struct endpoint *ep)
+{
+	char why[512];
+
+	if (sock_path_seen_by(sock_peer_pid(s->qe.q.fd), ep->path, why,
+	    sizeof(why)) == 0)
+		return 0;
+	snprintf(s->err, sizeof(s->err), "--parallel: QEMU connects to %s "
+	    "itself and it must see the same socket: %s", ep->path, why);
+	return -1;
+}
+
 /* Checks that change nothing: any failure here is bad input (exit 2). */
 static int
 send_preflight(struct send *s)
@@ -846,12 +865,34 @@ send_preflight(struct send *s)
 		    "(is mig-recv ready?)", o->migrate_uri.path);
 		return -1;
 	}
+	if (o->parallel && o->migrate_uri.kind == ENDPOINT_UNIX &&
+	    !o->dry_run && send_qemu_sees(s, &o->migrate_uri) < 0)
+		return -1;
 	s->return_path = o->migrate_uri.kind != ENDPOINT_STDIO ||
 	    sock_is_socket(1);
 	if (send_save_settings(s) < 0)
 		return -1;
 	if (o->storage != SEND_STORAGE_NONE && send_check_disks(s) < 0)
 		return -1;
+	return 0;
+}
+
+/* Connect to ep and hand QEMU the connection under name (getfd). */
+static int
+send_pass_conn(struct send *s, const struct endpoint *ep, const char *name)
+{
+	int fd, rc;
+
+	fd = sock_connect(ep, clock_ms() + SEND_CONNECT_MS, s->err,
+	    sizeof(s->err));
+	if (fd < 0)
+		return -1;
+	rc = qemu_pass_fd(&s->qe, name, fd);
+	close(fd);
+	if (rc != QEMU_OK) {
+		snprintf(s->err, sizeof(s->err), "%s", s->qe.err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -866,11 +907,15 @@ send_start_mirrors(struct send *s)
 	for (i = 0; i < s->ndisks; i++) {
 		struct send_disk *d = &s->disk[i];
 
+		/* We connect, in our filesystem, and hand QEMU the
+		 * connection: its own may not have the path. */
+		if (send_pass_conn(s, &o->disks_uri, d->nbd_node) < 0)
+			return -1;
 		jsonw_init(&w, args, sizeof(args));
 		jsonw_obj_begin(&w);
 		jsonw_kstr(&w, "driver", "nbd");
 		jsonw_kstr(&w, "node-name", d->nbd_node);
-		qmpargs_socket(&w, "server", &o->disks_uri, 0);
+		qmpargs_fd(&w, "server", d->nbd_node, 0);
 		jsonw_kstr(&w, "export", d->d.id);
 		jsonw_obj_end(&w);
 		if (send_exec(s, "blockdev-add", jsonw_finish(&w) < 0 ? NULL :
@@ -922,7 +967,12 @@ send_start_migration(struct send *s)
 		}
 		send_drop_stdout();
 		snprintf(uri, sizeof(uri), "fd:mig-stream");
+	} else if (!s->o->parallel) {
+		if (send_pass_conn(s, &s->o->migrate_uri, "mig-stream") < 0)
+			return -1;
+		snprintf(uri, sizeof(uri), "fd:mig-stream");
 	} else if (endpoint_qemu_uri(&s->o->migrate_uri, uri, sizeof(uri)) < 0) {
+		/* Parallel channels: QEMU 7.2 connects each itself. */
 		snprintf(s->err, sizeof(s->err), "migration URI too long");
 		return -1;
 	}
