@@ -13,7 +13,8 @@ static const char usage[] =
 "                [--persistent] [--incoming unix:PATH|tcp:H:P|-] [--nbd unix:PATH|tcp:H:P]\n"
 "                [--migrate-disks ID,...] [--postcopy] [--parallel [--parallel-connections N]]\n"
 "                [--paused] [--timeout SECS] [--idle-timeout SECS] [--wait SECS]\n"
-"                [--ready-file PATH] [--verbose] [--json] [--help] [--version]\n"
+"                [--ready-file PATH] [--socket-context CONTEXT] [--verbose] [--json]\n"
+"                [--help] [--version]\n"
 "Prepares a destination QEMU started with -incoming defer, prints 'ready' once\n"
 "its sockets listen, and starts the guest when the migration has completed.\n"
 "Exit: 0 migrated; 1 failed, the guest is not here (destination QEMU quit);\n"
@@ -24,7 +25,7 @@ static const char usage[] =
 enum {
 	O_QMP = 256, O_INCOMING, O_NBD, O_DISKS, O_POSTCOPY, O_PARALLEL,
 	O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE, O_WAIT, O_READY, O_JSON,
-	O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT,
+	O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT, O_CONTEXT,
 };
 
 static const struct option longopts[] = {
@@ -44,6 +45,7 @@ static const struct option longopts[] = {
 	{ "idle-timeout", required_argument, NULL, O_IDLE },
 	{ "wait", required_argument, NULL, O_WAIT },
 	{ "ready-file", required_argument, NULL, O_READY },
+	{ "socket-context", required_argument, NULL, O_CONTEXT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, 'h' },
@@ -119,6 +121,10 @@ main(int argc, char **argv)
 		case O_IDLE:
 			if (opt_number("--idle-timeout", optarg, 0, 1 << 30,
 			    &o.idle_timeout_s) < 0)
+				return RECV_USAGE;
+			break;
+		case O_CONTEXT:
+			if (opt_socket_context(optarg) < 0)
 				return RECV_USAGE;
 			break;
 		case 'v': o.verbose = 1; break;

@@ -17,7 +17,7 @@ static const char usage[] =
 "                [--bandwidth MiB/s] [--downtime MS] [--auto-converge] [--compressed]\n"
 "                [--timeout SECS [--timeout-suspend | --timeout-postcopy]]\n"
 "                [--stall-timeout SECS] [--keep-source] [--dry-run] [--wait SECS]\n"
-"                [--verbose] [--json] [--help] [--version]\n"
+"                [--socket-context CONTEXT] [--verbose] [--json] [--help] [--version]\n"
 "Migrates the guest of the source QEMU to a destination prepared by mig-recv.\n"
 "Exit: 0 migrated; 1 failed, guest runs on the source; 2 bad input, nothing changed;\n"
 "      3 failed after the post-copy switch-over; 4 the source guest is left paused\n"
@@ -28,7 +28,7 @@ enum {
 	O_QMP = 256, O_URI, O_ALL, O_INC, O_DISKS_URI, O_DISKS, O_SYNC,
 	O_POSTCOPY, O_AFTER, O_PARALLEL, O_CONNS, O_BW, O_DOWNTIME, O_AC,
 	O_COMP, O_TIMEOUT, O_STALL, O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_WAIT, O_JSON, O_HELP,
-	O_DOMAIN, O_CONFIG, O_RUN, O_UNDEFINE,
+	O_DOMAIN, O_CONFIG, O_RUN, O_UNDEFINE, O_CONTEXT,
 };
 
 static const struct option longopts[] = {
@@ -58,6 +58,7 @@ static const struct option longopts[] = {
 	{ "keep-source", no_argument, NULL, O_KEEP },
 	{ "dry-run", no_argument, NULL, O_DRY },
 	{ "wait", required_argument, NULL, O_WAIT },
+	{ "socket-context", required_argument, NULL, O_CONTEXT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "help", no_argument, NULL, 'h' },
@@ -152,6 +153,10 @@ main(int argc, char **argv)
 		case O_WAIT:
 			if (opt_number("--wait", optarg, 0, 1 << 20,
 			    &o.wait_s) < 0)
+				return SEND_USAGE;
+			break;
+		case O_CONTEXT:
+			if (opt_socket_context(optarg) < 0)
 				return SEND_USAGE;
 			break;
 		case O_KEEP: o.keep_source = o.cfg.source_kept = 1; break;

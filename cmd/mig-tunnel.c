@@ -12,7 +12,8 @@ static const char usage[] =
 "                  [--tls-cert FILE --tls-key FILE --tls-ca FILE\n"
 "                   [--tls-peer-name NAME] [--tls-client]]\n"
 "                  [--insecure] [--keepalive SECS] [--handshake-timeout SECS]\n"
-"                  [--max-sessions N] [--max-per-source N] [--verbose] [PEER]\n"
+"                  [--max-sessions N] [--max-per-source N]\n"
+"                  [--socket-context CONTEXT] [--verbose] [PEER]\n"
 "Carries unix socket connections over one stream to another mig-tunnel.\n"
 "  -L unix:LOCAL=NAME   listen on LOCAL; each connection opens channel NAME\n"
 "  -R NAME=unix:TARGET  connect channels NAME opened by the peer to TARGET\n"
@@ -21,6 +22,7 @@ static const char usage[] =
 "        session).  tcp: needs TLS or --insecure.\n"
 "  --handshake-timeout SECS  a peer must say hello (TLS: finish the\n"
 "        handshake too) within this (default 10)\n"
+"  --socket-context CONTEXT  the SELinux label of the sockets it creates\n"
 "  --max-sessions N, --max-per-source N  listening: sessions at once, and\n"
 "        of those from one address (unix: one user) (default 128, 8)\n"
 "Exit: 0 peer said goodbye or stopped by a signal; 1 peer lost or runtime\n"
@@ -29,6 +31,7 @@ static const char usage[] =
 enum {
 	O_CERT = 256, O_KEY, O_CA, O_PEER_NAME, O_CLIENT, O_INSECURE,
 	O_KEEPALIVE, O_HANDSHAKE, O_MAX_SESSIONS, O_PER_SOURCE, O_HELP,
+	O_CONTEXT,
 };
 
 static const struct option longopts[] = {
@@ -42,6 +45,7 @@ static const struct option longopts[] = {
 	{ "handshake-timeout", required_argument, NULL, O_HANDSHAKE },
 	{ "max-sessions", required_argument, NULL, O_MAX_SESSIONS },
 	{ "max-per-source", required_argument, NULL, O_PER_SOURCE },
+	{ "socket-context", required_argument, NULL, O_CONTEXT },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -110,6 +114,10 @@ main(int argc, char **argv)
 				return TUNNEL_EXIT_USAGE;
 			o.max_per_source = (int)v;
 			o.limits_set = 1;
+			break;
+		case O_CONTEXT:
+			if (opt_socket_context(optarg) < 0)
+				return TUNNEL_EXIT_USAGE;
 			break;
 		case 'v':
 			verbose = 1;

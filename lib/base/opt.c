@@ -7,6 +7,7 @@
 
 #include "base/log.h"
 #include "base/opt.h"
+#include "base/sock.h"
 
 int
 opt_number(const char *opt, const char *val, int64_t min, int64_t max,
@@ -73,4 +74,20 @@ opt_bad(int c, char **argv, const char *shortopts)
 		log_err("unknown option '-%c' (see --help)", optopt);
 	else
 		log_err("%s takes no value (see --help)", word);
+}
+
+int
+opt_socket_context(const char *val)
+{
+	char err[400];
+
+	if (val[0] == '\0') {
+		log_err("--socket-context needs a context (user:role:type:level)");
+		return -1;
+	}
+	if (sock_set_context(val, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return -1;
+	}
+	return 0;
 }

@@ -18,6 +18,12 @@ int opt_endpoint(const char *opt, const char *val, unsigned allowed,
     struct endpoint *ep);
 
 /*
+ * --socket-context: label the sockets this process creates from now on
+ * (base/sock.h: sock_set_context); an empty context is refused.
+ */
+int opt_socket_context(const char *val);
+
+/*
  * Report getopt_long's complaint as one line: call it for any return of
  * getopt_long (run with opterr = 0 and an optstring starting with ':')
  * that the caller does not handle.  shortopts: the valid short letters.
