@@ -41,7 +41,9 @@ send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
 wait_for 30 "the disk-copy phase" phase_seen disk-copy
 # On the source, one NBD client node, to export vd1, and one mirror job.
 hmp src 'info block -n' >"$T/nodes"
-nbd=$(tr -d '\r' <"$T/nodes" | sed -n 's|^[^ ]*: nbd+unix:///\([^?]*\)?.*(nbd)$|\1|p' |
+# (mig-send hands QEMU its connections: the nodes name descriptors.)
+nbd=$(tr -d '\r' <"$T/nodes" |
+	sed -n 's|^[^ ]*: json:{.*"export": "\([^"]*\)".*"server.type": "fd"} (nbd)$|\1|p' |
 	tr '\n' ' ')
 [ "$nbd" = "vd1 " ] || { cat "$T/nodes" >&2
 	fail "NBD client nodes for '$nbd' during the copy, expected vd1 only"; }
