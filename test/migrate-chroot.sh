@@ -39,6 +39,17 @@ bad mig-send "sockcreate" --socket-context system_u:object_r:svirt_socket_t:s0 \
 	--qmp unix:/qmp/src.qmp --migrate-uri unix:/sockets/mig.sock
 [ "$BAD_FAILED" = 0 ] || fail "$BAD_FAILED bad-input checks failed"
 
+# Stale sockets of an earlier attempt (nobody listens: connect is
+# refused) are replaced.
+for s in mig nbd; do
+	socat "UNIX-LISTEN:$ROOT/sockets/$s.sock" /dev/null &
+	pid=$!
+	wait_for 10 "socat's $s.sock" test -S "$ROOT/sockets/$s.sock"
+	kill -KILL $pid
+	wait_for 10 "socat to die" pid_gone $pid
+	wait $pid 2>/dev/null
+done
+
 recv_start --qmp unix:/qmp/dst.qmp --incoming unix:/sockets/mig.sock \
 	--nbd unix:/sockets/nbd.sock --timeout 150
 # Created by mig-recv, in its filesystem, for nobody else.
@@ -47,6 +58,11 @@ for s in mig nbd; do
 	[ "$(stat -c %a "$ROOT/sockets/$s.sock")" = 600 ] ||
 		fail "$s.sock is mode $(stat -c %a "$ROOT/sockets/$s.sock")"
 done
+# --parallel: QEMU 7.2 connects its channels itself, and cannot here.
+bad mig-send "--parallel: QEMU connects to /sockets/mig.sock itself" \
+	--qmp unix:/qmp/src.qmp --migrate-uri unix:/sockets/mig.sock --parallel
+[ "$BAD_FAILED" = 0 ] || fail "the --parallel check failed"
+
 send_start_with --qmp unix:/qmp/src.qmp --migrate-uri unix:/sockets/mig.sock \
 	--copy-storage-all --disks-uri unix:/sockets/nbd.sock
 copy_writes

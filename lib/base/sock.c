@@ -447,6 +447,12 @@ sock_path_seen_by(pid_t pid, const char *path, char *err, size_t errlen)
 		    "(another PID namespace?)");
 		return -1;
 	}
+	snprintf(there, sizeof(there), "/proc/%ld", (long)pid);
+	if (stat(there, &theirs) < 0) {
+		snprintf(err, errlen, "cannot look at QEMU's process (%s: %s; "
+		    "is /proc mounted?)", there, strerror(errno));
+		return -1;
+	}
 	/* QEMU resolves the path in its own root, a relative one from its
 	 * own working directory. */
 	snprintf(there, sizeof(there), "/proc/%ld/%s/%s", (long)pid,
