@@ -63,7 +63,7 @@ assert_moved "$T/src1.qcow2" "$T/dst1.qcow2"
 summary=$(grep '"event":"summary","result":"completed"' "$T/send.json") ||
 	fail "no summary line"
 disks=$(printf '%s\n' "$summary" | sed -n 's/.*"disks":\(\[[^]]*\]\).*/\1/p')
-printf '%s\n' "$disks" | grep -Eq '^\[\{"id":"vd1","bytes":[1-9][0-9]*\}\]$' ||
+printf '%s\n' "$disks" | grep -Eq '^\[\{"id":"vd1","bytes":[1-9][0-9]*,"size":[1-9][0-9]*\}\]$' ||
 	fail "summary disks are $disks, expected only vd1 with its bytes"
 copy_writes_arrived "$T/dst1.qcow2"
 pattern_at "$T/shared0.raw" 0x33 4M 64k || fail "write to the shared disk missing"

@@ -97,10 +97,13 @@ struct send {
 	int64_t syncs;		/* passes over memory QEMU has made */
 	uint64_t left[3];	/* memory left after the last three passes */
 	int told_converge;
-	int64_t downtime, ram;	/* QEMU's figures, once it ended */
+	int64_t downtime, ram;	/* QEMU's figures, once it ended: ram is
+				   what it sent of memory (every pass) */
+	int64_t ram_size, passes;	/* the guest's RAM; passes over it */
 	int64_t t_moved;	/* when that last grew */
 	uint64_t last_done;
 	int64_t last_t;
+	struct progress_track track;	/* what the progress showed so far */
 	const char *phase;
 	char err[700];
 };
@@ -280,10 +283,14 @@ send_status_failed(const struct send *s)
 	return send_status_is(s, "failed", "cancelled");
 }
 
-/* QEMU's numbers, made sane: negative is 0, remaining is at most total. */
+/*
+ * QEMU's numbers, made sane: negative is 0, remaining is at most total,
+ * the percent never goes backwards in a phase (progress_track); pass is
+ * QEMU's count of passes over memory (0 for the disks).
+ */
 static void
 send_report(struct send *s, uint64_t done, uint64_t total, uint64_t remaining,
-    uint64_t rate, uint64_t dirty)
+    uint64_t rate, uint64_t dirty, int64_t pass)
 {
 	struct progress_sample ps;
 	int64_t now = clock_ms();
@@ -293,8 +300,9 @@ send_report(struct send *s, uint64_t done, uint64_t total, uint64_t remaining,
 	memset(&ps, 0, sizeof(ps));
 	ps.phase = s->phase;
 	ps.done = done;
+	ps.total = total;
 	ps.remaining = remaining;
-	ps.percent = total ? 100.0 * (double)(total - remaining) / (double)total : 0;
+	progress_track(&s->track, &ps, pass);
 	if (rate == 0 && now > s->last_t && done >= s->last_done &&
 	    done - s->last_done < UINT64_MAX / 1000)
 		rate = (done - s->last_done) * 1000 / (uint64_t)(now - s->last_t);
@@ -350,7 +358,7 @@ send_poll_jobs(struct send *s)
 		done += send_nonneg(d->offset);
 		total += send_nonneg(d->len);
 	}
-	send_report(s, done, total, total > done ? total - done : 0, 0, 0);
+	send_report(s, done, total, total > done ? total - done : 0, 0, 0, 0);
 }
 
 static void
@@ -465,7 +473,7 @@ send_poll_migration(struct send *s, int act)
 		    (uint64_t)page ? dirty_bytes * (uint64_t)page : UINT64_MAX;
 		send_report(s, send_nonneg(transferred), send_nonneg(total),
 		    send_nonneg(remaining), (uint64_t)(mbps * 1e6 / 8),
-		    dirty_bytes);
+		    dirty_bytes, syncs > 0 ? syncs : 1);
 	}
 	if (act)
 		send_policy(s, syncs, send_nonneg(transferred),
@@ -1136,6 +1144,9 @@ send_figures(struct send *s)
 			break;
 		json_path_int(&m->doc, m->value, "downtime", &s->downtime);
 		json_path_int(&m->doc, m->value, "ram.transferred", &s->ram);
+		json_path_int(&m->doc, m->value, "ram.total", &s->ram_size);
+		json_path_int(&m->doc, m->value, "ram.dirty-sync-count",
+		    &s->passes);
 		if (s->downtime > 0 || clock_ms() >= until ||
 		    !send_status_is(s, "completed", NULL))
 			break;
@@ -1147,9 +1158,9 @@ static void
 send_summary(struct send *s, const char *result)
 {
 	int64_t downtime = s->downtime, ram = s->ram;
-	char buf[2048], b1[32];
+	char buf[2048], b1[32], b2[32], b3[32];
 	struct jsonw w;
-	uint64_t disk_total = 0;
+	uint64_t disk_total = 0, disk_size = 0;
 	size_t i;
 
 	jsonw_init(&w, buf, sizeof(buf));
@@ -1159,14 +1170,21 @@ send_summary(struct send *s, const char *result)
 	jsonw_kint(&w, "total_ms", send_elapsed(s));
 	jsonw_kint(&w, "downtime_ms", downtime);
 	jsonw_kint(&w, "memory_bytes", ram);
+	jsonw_kint(&w, "memory_size", s->ram_size);
+	jsonw_kint(&w, "memory_passes", s->passes);
 	jsonw_key(&w, "disks");
 	jsonw_arr_begin(&w);
 	for (i = 0; i < s->ndisks; i++) {
+		/* The mirror's progress: what it went over, zero areas (sent
+		 * as NBD write-zeroes, no data) included; QEMU 7.2 counts no
+		 * bytes on the wire for it (mig-send(1), --json). */
 		jsonw_obj_begin(&w);
 		jsonw_kstr(&w, "id", s->disk[i].d.id);
 		jsonw_kint(&w, "bytes", s->disk[i].offset);
+		jsonw_kint(&w, "size", s->disk[i].d.size);
 		jsonw_obj_end(&w);
 		disk_total += send_nonneg(s->disk[i].offset);
+		disk_size += send_nonneg(s->disk[i].d.size);
 	}
 	jsonw_arr_end(&w);
 	jsonw_kstr(&w, "outcome", outcome_name(s->outcome));
@@ -1175,10 +1193,15 @@ send_summary(struct send *s, const char *result)
 		progress_json_line(buf);
 	progress_end_line();
 	if (strcmp(result, "completed") == 0)
-		log_info("migrated in %lld ms, downtime %lld ms, memory %s, "
-		    "disks %s", (long long)send_elapsed(s), (long long)downtime,
+		log_info("migrated in %lld ms, downtime %lld ms; memory: %s "
+		    "sent for %s of RAM in %lld passes; disks: the mirrors went "
+		    "over %s of %s (zero areas without data)",
+		    (long long)send_elapsed(s), (long long)downtime,
 		    progress_bytes(send_nonneg(ram), buf, 32),
-		    progress_bytes(disk_total, b1, sizeof(b1)));
+		    progress_bytes(send_nonneg(s->ram_size), b2, sizeof(b2)),
+		    (long long)s->passes,
+		    progress_bytes(disk_total, b1, sizeof(b1)),
+		    progress_bytes(disk_size, b3, sizeof(b3)));
 }
 
 /* The destination has the guest: quit the source, libvirt's Confirm. */
