@@ -47,11 +47,12 @@ progress_track(struct progress_track *t, struct progress_sample *s,
 	if (pass <= 0)
 		return;
 	/* Within a pass, what is left only shrinks; a new pass starts from
-	 * what was dirtied meanwhile.  The first sample of a pass may come
-	 * after it began: its size is the most left seen in it. */
+	 * what was dirtied meanwhile.  The first pass sends all of RAM; a
+	 * later one's first sample may come after it began: its size is the
+	 * most left seen in it. */
 	if (pass != t->pass) {
 		t->pass = pass;
-		t->pass_size = 0;
+		t->pass_size = pass == 1 ? s->total : 0;	/* all of RAM */
 	}
 	if (left > t->pass_size)
 		t->pass_size = left;
