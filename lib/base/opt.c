@@ -82,7 +82,8 @@ opt_socket_context(const char *val)
 	char err[400];
 
 	if (val[0] == '\0') {
-		log_err("--socket-context needs a context (user:role:type:level)");
+		log_err("--socket-context needs a context "
+		    "(user:role:type:level)");
 		return -1;
 	}
 	if (sock_set_context(val, err, sizeof(err)) < 0) {

@@ -416,7 +416,8 @@ sock_set_context(const char *context, char *err, size_t errlen)
 	close(fd);
 	if (n < 0 || (size_t)n != len) {
 		snprintf(err, errlen, "--socket-context %s: the kernel refuses "
-		    "the label: %s (is SELinux enabled, and the context valid?)",
+		    "the label: %s (is SELinux enabled, and the context "
+		    "valid?)",
 		    context, n < 0 ? strerror(saved) : "short write");
 		errno = n < 0 ? saved : EIO;
 		return -1;

@@ -11,13 +11,16 @@
 
 struct progress_sample {
 	const char *phase;	/* "disk-copy", "memory", "switch-over", ... */
-	double percent;		/* 0..100, never lower than before in a phase */
-	int64_t pass;		/* memory: the pass over RAM being sent, from
-				   1; 0 in a phase without passes */
+	double percent;		/* 0..100, not lower than before in a
+				   phase */
+	int64_t pass;		/* memory: the pass over RAM being sent,
+				   from 1; 0 in a phase without passes */
 	double pass_percent;	/* how far that pass is, 0..100 */
-	uint64_t done;		/* bytes moved in this phase (memory: every
-				   pass, so above total after the first) */
-	uint64_t total;		/* the phase's size: RAM, or the disks' */
+	uint64_t done;		/* bytes moved in this phase (memory:
+				   every pass, so above total after the
+				   first) */
+	uint64_t total;		/* the phase's size: RAM, or the
+				   disks' */
 	uint64_t remaining;	/* bytes left, as QEMU estimates */
 	uint64_t throughput;	/* bytes/s */
 	uint64_t dirty_rate;	/* bytes/s the guest dirties (memory phase) */
@@ -34,7 +37,8 @@ struct progress_track {
 	const char *phase;	/* the phase the figures belong to */
 	double percent;		/* the highest percent reported in it */
 	int64_t pass;		/* the pass last seen */
-	uint64_t pass_size;	/* the most left seen in that pass: its size */
+	uint64_t pass_size;	/* the pass's size: all of RAM for the
+				   first, else the most left seen in it */
 };
 
 /*

@@ -51,7 +51,8 @@ struct recv {
 				   stream runs, for a source giving up */
 	int mig_lfd;		/* our listener on --incoming, until the
 				   stream's connection came (then ctl) */
-	ino_t mig_ino, nbd_ino;	/* our sockets' inodes, to unlink only ours */
+	ino_t mig_ino, nbd_ino;	/* our sockets' inodes: we unlink only
+				   ours */
 	int rescuing;
 	enum outcome outcome;
 	int64_t t0, last_write, next_writes;

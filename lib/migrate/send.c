@@ -103,7 +103,7 @@ struct send {
 	int64_t t_moved;	/* when that last grew */
 	uint64_t last_done;
 	int64_t last_t;
-	struct progress_track track;	/* what the progress showed so far */
+	struct progress_track track;	/* what progress showed so far */
 	const char *phase;
 	char err[700];
 };
@@ -1194,8 +1194,8 @@ send_summary(struct send *s, const char *result)
 	progress_end_line();
 	if (strcmp(result, "completed") == 0)
 		log_info("migrated in %lld ms, downtime %lld ms; memory: %s "
-		    "sent for %s of RAM in %lld passes; disks: the mirrors went "
-		    "over %s of %s (zero areas without data)",
+		    "sent for %s of RAM in %lld passes; disks: the mirrors "
+		    "went over %s of %s (zero areas without data)",
 		    (long long)send_elapsed(s), (long long)downtime,
 		    progress_bytes(send_nonneg(ram), buf, 32),
 		    progress_bytes(send_nonneg(s->ram_size), b2, sizeof(b2)),
