@@ -885,6 +885,22 @@ send_preflight(struct send *s)
 	return 0;
 }
 
+/*
+ * A passed descriptor the command that should have taken it did not: QEMU
+ * would hold the connection open (keeping a destination's NBD client
+ * slot busy) until QEMU exits.
+ */
+static void
+send_drop_fd(struct send *s, const char *name)
+{
+	char args[128], err[sizeof(s->err)];
+
+	memcpy(err, s->err, sizeof(err));
+	send_exec(s, "closefd", qmpargs_str(args, sizeof(args), "fdname",
+	    name), NULL);
+	memcpy(s->err, err, sizeof(err));
+}
+
 /* Connect to ep and hand QEMU the connection under name (getfd). */
 static int
 send_pass_conn(struct send *s, const struct endpoint *ep, const char *name)
@@ -927,8 +943,10 @@ send_start_mirrors(struct send *s)
 		jsonw_kstr(&w, "export", d->d.id);
 		jsonw_obj_end(&w);
 		if (send_exec(s, "blockdev-add", jsonw_finish(&w) < 0 ? NULL :
-		    args, NULL) != QEMU_OK)
+		    args, NULL) != QEMU_OK) {
+			send_drop_fd(s, d->nbd_node);
 			return -1;
+		}
 		d->nbd_added = 1;
 
 		jsonw_init(&w, args, sizeof(args));
@@ -986,8 +1004,11 @@ send_start_migration(struct send *s)
 	}
 	s->migrate_issued = 1;
 	if (send_exec(s, "migrate", qmpargs_str(args, sizeof(args), "uri",
-	    uri), NULL) != QEMU_OK)
+	    uri), NULL) != QEMU_OK) {
+		if (strncmp(uri, "fd:", 3) == 0)
+			send_drop_fd(s, uri + 3);
 		return -1;
+	}
 	s->t_migrate = clock_ms();
 	return 0;
 }
