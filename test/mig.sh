@@ -315,9 +315,17 @@ hold_after_stream() {
 	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
 		--disks-uri "unix:$T/nbd.sock" --bandwidth 16 --downtime 10000
 	wait_for 30 "the memory phase" phase_seen memory
+	# mig-recv hands the source's connection to QEMU: freeze it only
+	# once QEMU has the stream.
+	wait_for 30 "the destination to take the stream" dst_incoming_active
 	kill -STOP $RECV_PID
 	wait_for 60 "the stream to complete" phase_seen completed
 	[ "$(guest_status src)" = paused ] || fail "the source guest is not paused"
+}
+
+# dst_incoming_active: QEMU "dst" receives the stream.
+dst_incoming_active() {
+	hmp dst 'info migrate' | tr -d '\r' | grep -q "^Migration status: active"
 }
 
 # end_case: stop whatever QEMU and tunnel is left, for the next case.

@@ -1329,9 +1329,10 @@ send_migrate(struct send *s)
 		if (rc != SEND_REACHED)
 			return send_fail(s);
 	}
-	send_phase(s, "memory");
+	/* Announced once QEMU has the stream and sends. */
 	if (send_start_migration(s) < 0)
 		return send_fail(s);
+	send_phase(s, "memory");
 	rc = send_wait(s, GOAL_SWITCHOVER, 1, 0);
 	if (rc == SEND_INTERRUPTED)
 		send_interrupted(s);
