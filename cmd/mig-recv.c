@@ -20,7 +20,7 @@ static const char usage_tail[] =
 enum {
 	O_QMP = 1, O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT, O_INCOMING, O_NBD,
 	O_DISKS, O_POSTCOPY, O_PARALLEL, O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE,
-	O_WAIT, O_READY, O_VERBOSE, O_JSON, O_HELP, O_VERSION,
+	O_WAIT, O_READY, O_CONTEXT, O_VERBOSE, O_JSON, O_HELP, O_VERSION,
 };
 
 /* The one description of each option (base/opt.h); doc/mig-recv.1 agrees. */
@@ -44,6 +44,8 @@ static const struct opt opts[] = {
 	    "give up on a silent source (default 120)" },
 	{ O_WAIT, 0, "wait", "SECS", "wait up to SECS for the QMP socket" },
 	{ O_READY, 0, "ready-file", "PATH", "create PATH once the sockets listen" },
+	{ O_CONTEXT, 0, "socket-context", "CONTEXT",
+	    "the SELinux label of the sockets it creates" },
 	{ O_VERBOSE, 'v', "verbose", NULL, "narrate the steps" },
 	{ O_JSON, 0, "json", NULL, "JSON lines instead of 'ready'" },
 	{ O_HELP, 'h', "help", NULL, "print this and exit" },
@@ -121,6 +123,10 @@ main(int argc, char **argv)
 		case O_IDLE:
 			if (opt_number("--idle-timeout", val, 0, 1 << 30,
 			    &o.idle_timeout_s) < 0)
+				return RECV_USAGE;
+			break;
+		case O_CONTEXT:
+			if (opt_socket_context(val) < 0)
 				return RECV_USAGE;
 			break;
 		case O_VERBOSE: o.verbose = 1; break;

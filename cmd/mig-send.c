@@ -22,7 +22,7 @@ enum {
 	O_QMP = 1, O_DOMAIN, O_CONFIG, O_RUN, O_UNDEFINE, O_URI, O_ALL, O_INC,
 	O_DISKS_URI, O_DISKS, O_SYNC, O_POSTCOPY, O_AFTER, O_PARALLEL,
 	O_CONNS, O_BW, O_DOWNTIME, O_AC, O_COMP, O_TIMEOUT, O_STALL,
-	O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_WAIT, O_VERBOSE, O_JSON,
+	O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_WAIT, O_CONTEXT, O_VERBOSE, O_JSON,
 	O_HELP, O_VERSION,
 };
 
@@ -61,6 +61,8 @@ static const struct opt opts[] = {
 	{ O_KEEP, 0, "keep-source", NULL, "leave the source QEMU paused after" },
 	{ O_DRY, 0, "dry-run", NULL, "check; say what the destination needs" },
 	{ O_WAIT, 0, "wait", "SECS", "wait up to SECS for the sockets" },
+	{ O_CONTEXT, 0, "socket-context", "CONTEXT",
+	    "the SELinux label of the sockets it creates" },
 	{ O_VERBOSE, 'v', "verbose", NULL, "narrate, with a progress line" },
 	{ O_JSON, 0, "json", NULL, "JSON lines: phases, progress, summary" },
 	{ O_HELP, 'h', "help", NULL, "print this and exit" },
@@ -160,6 +162,10 @@ main(int argc, char **argv)
 				return SEND_USAGE;
 			break;
 		case O_KEEP: o.keep_source = o.cfg.source_kept = 1; break;
+		case O_CONTEXT:
+			if (opt_socket_context(val) < 0)
+				return SEND_USAGE;
+			break;
 		case O_VERBOSE: o.verbose = 1; break;
 		case O_JSON: json = 1; break;
 		case O_HELP:

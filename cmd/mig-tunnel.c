@@ -21,7 +21,7 @@ static const char usage_tail[] =
 enum {
 	O_LOCAL = 1, O_ROUTE, O_CERT, O_KEY, O_CA, O_PEER_NAME, O_CLIENT,
 	O_INSECURE, O_KEEPALIVE, O_HANDSHAKE, O_MAX_SESSIONS, O_PER_SOURCE,
-	O_VERBOSE, O_HELP, O_VERSION,
+	O_CONTEXT, O_VERBOSE, O_HELP, O_VERSION,
 };
 
 /* The one description of each option (base/opt.h); doc/mig-tunnel.1 agrees. */
@@ -44,6 +44,8 @@ static const struct opt opts[] = {
 	    "listening: sessions at once (default 128)" },
 	{ O_PER_SOURCE, 0, "max-per-source", "N",
 	    "of those from one address or user (default 8)" },
+	{ O_CONTEXT, 0, "socket-context", "CONTEXT",
+	    "the SELinux label of the sockets it creates" },
 	{ O_VERBOSE, 'v', "verbose", NULL, "narrate channels and sessions" },
 	{ O_HELP, 'h', "help", NULL, "print this and exit" },
 	{ O_VERSION, 0, "version", NULL, "print the version and exit" },
@@ -115,6 +117,10 @@ main(int argc, char **argv)
 				return TUNNEL_EXIT_USAGE;
 			o.max_per_source = (int)v;
 			o.limits_set = 1;
+			break;
+		case O_CONTEXT:
+			if (opt_socket_context(val) < 0)
+				return TUNNEL_EXIT_USAGE;
 			break;
 		case O_VERBOSE:
 			verbose = 1;

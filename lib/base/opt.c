@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "base/opt.h"
+#include "base/sock.h"
 
 /* --help's column for the help text; longer options put it on a line of
  * its own. */
@@ -210,6 +211,23 @@ opt_endpoint(const char *opt, const char *val, unsigned allowed,
 			return -1;
 		}
 		memcpy(ep->path, err, (size_t)n + 1);
+	}
+	return 0;
+}
+
+int
+opt_socket_context(const char *val)
+{
+	char err[400];
+
+	if (val[0] == '\0') {
+		log_err("--socket-context needs a context "
+		    "(user:role:type:level)");
+		return -1;
+	}
+	if (sock_set_context(val, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return -1;
 	}
 	return 0;
 }

@@ -80,4 +80,10 @@ int opt_number(const char *opt, const char *val, int64_t min, int64_t max,
 int opt_endpoint(const char *opt, const char *val, unsigned allowed,
     struct endpoint *ep);
 
+/*
+ * --socket-context: label the sockets this process creates from now on
+ * (base/sock.h: sock_set_context); an empty context is refused.
+ */
+int opt_socket_context(const char *val);
+
 #endif
