@@ -175,7 +175,7 @@ copy_writes_arrived() {
 	pattern_at "$1" 0x78 1M 64k || fail "write during copy (1M) missing"
 }
 
-# assert_moved SRCIMG DSTIMG: a migration started with send_start and
+# assert_moved [SRCIMG DSTIMG]: a migration started with send_start and
 # recv_start succeeded: both exited 0, mig-send's JSON has the completed
 # summary with the memory it moved and the guest on the destination, and
 # assert_switched SRCIMG DSTIMG holds.
@@ -189,7 +189,7 @@ assert_moved() {
 	grep -q '"outcome":"destination running"' "$T/send.json" ||
 		fail "the summary's outcome: $(tail -n 1 "$T/send.json")"
 	progress_forward
-	assert_switched "$1" "$2"
+	assert_switched "$@"
 }
 
 # progress_forward: in mig-send's JSON stream no progress percent is

@@ -88,7 +88,7 @@ struct send {
 	int postcopy_active;
 	int timeout_fired;
 	int heard;		/* the destination's word came */
-	int stalled;		/* no byte moved for --stall-timeout */
+	int stalled;		/* no progress for --stall-timeout */
 	int rescuing;		/* in the guard, after mig-send died */
 	enum outcome outcome;
 	int64_t t0, t_migrate, next_tick;
@@ -101,6 +101,9 @@ struct send {
 				   what it sent of memory (every pass) */
 	int64_t ram_size, passes;	/* the guest's RAM; passes over it */
 	int64_t t_moved;	/* when that last grew */
+	uint64_t least;		/* least memory a pass started with */
+	int64_t t_progress;	/* the last progress (send_policy) */
+	int stuck_passes;	/* passes since, none with progress */
 	uint64_t last_done;
 	int64_t last_t;
 	struct progress_track track;	/* what progress showed so far */
@@ -138,8 +141,10 @@ send_check_opts(const struct send_opts *o, char *err, size_t errlen)
 		snprintf(err, errlen, "--postcopy-after-precopy needs --postcopy");
 	else if (o->timeout_action == SEND_TIMEOUT_POSTCOPY && !o->postcopy)
 		snprintf(err, errlen, "--timeout-postcopy needs --postcopy");
-	else if (o->timeout_action == SEND_TIMEOUT_POSTCOPY && !o->timeout_s)
-		snprintf(err, errlen, "--timeout-postcopy needs --timeout");
+	else if (o->timeout_action == SEND_TIMEOUT_POSTCOPY && !o->timeout_s &&
+	    !o->stall_timeout_s)
+		snprintf(err, errlen, "--timeout-postcopy needs --timeout or "
+		    "--stall-timeout");
 	else if (o->parallel && o->migrate_uri.kind == ENDPOINT_STDIO)
 		snprintf(err, errlen, "--parallel needs a socket --migrate-uri: "
 		    "QEMU opens one connection per channel");
@@ -373,9 +378,45 @@ send_start_postcopy(struct send *s, const char *why)
 }
 
 /*
+ * --stall-timeout passed without progress: with --timeout-postcopy (and
+ * --postcopy) switch to post-copy once, else fail (send_wait ends on
+ * s->stalled and rolls back).
+ */
+static void
+send_stall(struct send *s, int64_t now, uint64_t dirty_rate)
+{
+	const struct send_opts *o = s->o;
+	int silent = now - s->t_moved >= o->stall_timeout_s * 1000;
+	char b1[32], b2[32];
+
+	if (!silent && o->timeout_action == SEND_TIMEOUT_POSTCOPY &&
+	    o->postcopy && !s->postcopy_requested) {
+		send_start_postcopy(s, "--stall-timeout: memory does not "
+		    "converge");
+		s->t_progress = now;
+		s->stuck_passes = 0;
+		return;
+	}
+	s->stalled = 1;
+	if (silent)
+		snprintf(s->err, sizeof(s->err), "the migration moved no byte "
+		    "for %lld s (both sides need the same --parallel and "
+		    "--postcopy; is the destination reading?)",
+		    (long long)o->stall_timeout_s);
+	else
+		snprintf(s->err, sizeof(s->err), "memory does not converge: "
+		    "for %lld s no pass started with less than %s left; the "
+		    "guest dirties %s/s (--auto-converge, --postcopy "
+		    "--timeout-postcopy or more --bandwidth help)",
+		    (long long)o->stall_timeout_s,
+		    progress_bytes(s->least, b1, sizeof(b1)),
+		    progress_bytes(dirty_rate, b2, sizeof(b2)));
+}
+
+/*
  * The timed decisions of the memory phase, in one place: post-copy after
- * the first pass, on SIGUSR1 or at --timeout; suspending the guest at
- * --timeout.  syncs is QEMU's count of passes over memory.
+ * the first pass, on SIGUSR1, at --timeout or at --stall-timeout;
+ * suspending the guest at --timeout; failing at --stall-timeout.  syncs is QEMU's count of passes over memory.
  */
 static void
 send_policy(struct send *s, int64_t syncs, uint64_t transferred,
@@ -383,9 +424,11 @@ send_policy(struct send *s, int64_t syncs, uint64_t transferred,
 {
 	int64_t now = clock_ms();
 	char b1[32], b2[32], b3[32];
+	int new_pass;
 
 	/* After each pass: has what is left shrunk over the last three? */
-	if (syncs > s->syncs) {
+	new_pass = syncs > s->syncs;
+	if (new_pass) {
 		s->syncs = syncs;
 		s->left[syncs % 3] = remaining;
 		if (syncs >= 4 && !s->told_converge &&
@@ -400,21 +443,34 @@ send_policy(struct send *s, int64_t syncs, uint64_t transferred,
 		}
 	}
 
-	/* A stream that stops moving while QEMU calls it active never ends
-	 * by itself (a destination waiting for channels this side does not
-	 * open, a relay that stopped reading). */
+	/*
+	 * Progress: a pass that starts with at most 90% of the least memory
+	 * an earlier one started with.  Several passes without it mean the
+	 * guest dirties memory as fast as it goes (one long pass does not),
+	 * and a stream that moves no byte (a destination waiting for
+	 * channels this side does not open, a relay that stopped reading)
+	 * never ends by itself either.
+	 */
+	if (!send_status_is(s, "active", NULL) || s->t_progress == 0) {
+		s->t_progress = now;
+		s->stuck_passes = 0;
+	} else if (new_pass && (s->least == 0 ||
+	    remaining <= s->least / 10 * 9)) {
+		s->least = remaining;
+		s->t_progress = now;
+		s->stuck_passes = 0;
+	} else if (new_pass) {
+		s->stuck_passes++;
+	}
 	if (transferred > s->moved || s->t_moved == 0 ||
 	    !send_status_is(s, "active", NULL)) {
 		s->moved = transferred;
 		s->t_moved = now;
-	} else if (s->o->stall_timeout_s &&
-	    now - s->t_moved >= s->o->stall_timeout_s * 1000) {
-		s->stalled = 1;
-		snprintf(s->err, sizeof(s->err), "the migration moved no byte "
-		    "for %lld s (both sides need the same --parallel and "
-		    "--postcopy; is the destination reading?)",
-		    (long long)s->o->stall_timeout_s);
 	}
+	if (s->o->stall_timeout_s && (now - s->t_moved >=
+	    s->o->stall_timeout_s * 1000 || (s->stuck_passes >= 2 &&
+	    now - s->t_progress >= s->o->stall_timeout_s * 1000)))
+		send_stall(s, now, dirty_rate);
 	if (s->o->postcopy_after_precopy && syncs >= 2)
 		send_start_postcopy(s, "first pass done");
 	if (sig_usr1) {
