@@ -1,11 +1,16 @@
 /* mig-recv: the destination side of a live migration.  See mig-recv(1). */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/opt.h"
 #include "base/version.h"
+#include "base/sig.h"
+#include "control/ctl_dest.h"
+#include "control/desturi.h"
 #include "migrate/recv.h"
 
 static const char usage[] =
@@ -14,17 +19,23 @@ static const char usage[] =
 "                [--migrate-disks ID,...] [--postcopy] [--parallel [--parallel-connections N]]\n"
 "                [--paused] [--timeout SECS] [--idle-timeout SECS] [--wait SECS]\n"
 "                [--ready-file PATH] [--verbose] [--json] [--help] [--version]\n"
+"       mig-recv --listen unix:PATH|tcp:H:P [--insecure] [--once] | --serve\n"
+"                [--qmp unix:DST_QMP | --domain NAME] [--config-dir DIR] [--run-dir DIR]\n"
+"                [--incoming URI] [--nbd URI] [--paused] [--timeout SECS] [--verbose] [--json]\n"
 "Prepares a destination QEMU started with -incoming defer, prints 'ready' once\n"
 "its sockets listen, and starts the guest when the migration has completed.\n"
 "Exit: 0 migrated; 1 failed, the guest is not here (destination QEMU quit);\n"
 "      2 bad input, nothing changed; 3 failed after the post-copy switch-over;\n"
 "      4 the guest is left paused here; 5 the destination QEMU died with it;\n"
-"      6 migrated, but --persistent failed.\n";
+"      6 migrated, but --persistent failed; 7 in doubt (managed): the control\n"
+"      connection was lost after 'loaded', the destination QEMU was quit.\n"
+"      --once: after the migration, QEMU's own exit status.\n";
 
 enum {
 	O_QMP = 256, O_INCOMING, O_NBD, O_DISKS, O_POSTCOPY, O_PARALLEL,
 	O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE, O_WAIT, O_READY, O_JSON,
-	O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT,
+	O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT, O_LISTEN, O_SERVE, O_ONCE,
+	O_INSECURE, O_KEEPALIVE,
 };
 
 static const struct option longopts[] = {
@@ -34,6 +45,11 @@ static const struct option longopts[] = {
 	{ "run-dir", required_argument, NULL, O_RUN },
 	{ "persistent", no_argument, NULL, O_PERSISTENT },
 	{ "incoming", required_argument, NULL, O_INCOMING },
+	{ "listen", required_argument, NULL, O_LISTEN },
+	{ "serve", no_argument, NULL, O_SERVE },
+	{ "once", no_argument, NULL, O_ONCE },
+	{ "insecure", no_argument, NULL, O_INSECURE },
+	{ "keepalive", required_argument, NULL, O_KEEPALIVE },
 	{ "nbd", required_argument, NULL, O_NBD },
 	{ "migrate-disks", required_argument, NULL, O_DISKS },
 	{ "postcopy", no_argument, NULL, O_POSTCOPY },
@@ -51,10 +67,62 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* --listen and --serve: the destination's control side. */
+static int
+managed(const struct recv_opts *o, int serve, const struct endpoint *listen,
+    int once, int have_qmp, int have_incoming, int64_t keepalive_ms)
+{
+	static struct ctl_dest_opts d;
+	struct endpoint qmp;
+	int rfd, wfd, fd, rc;
+	pid_t pid;
+
+	d.config_dir = o->cfg.config_dir;
+	d.run_dir = o->cfg.run_dir;
+	d.domain = o->cfg.domain;
+	if (have_qmp)
+		d.qmp = o->qmp;
+	if (have_incoming)
+		d.incoming = o->incoming;
+	d.nbd = o->nbd;
+	d.paused = o->paused;
+	d.timeout_s = o->timeout_s;
+	d.idle_timeout_s = o->idle_timeout_s;
+	d.keepalive_ms = keepalive_ms;
+	d.verbose = o->verbose;
+	d.json = o->json;
+	sig_install();
+	if (!serve)
+		return ctl_dest_listen(&d, listen, once);
+	/* Standard input and output are the connection: nothing else may
+	 * write there, so the tool's own output goes to standard error. */
+	rfd = dup(0);
+	wfd = dup(1);
+	fd = open("/dev/null", O_RDONLY);
+	if (rfd < 0 || wfd < 0 || fd < 0) {
+		log_err("--serve: cannot take standard input and output");
+		return RECV_USAGE;
+	}
+	dup2(fd, 0);
+	close(fd);
+	dup2(2, 1);
+	if (d.json)
+		d.json = stderr;
+	rc = ctl_dest_session(&d, rfd, wfd, &pid, &qmp);
+	close(rfd);
+	close(wfd);
+	if (once && pid > 0 && (rc == RECV_OK || rc == RECV_CONFIG))
+		return ctl_dest_supervise(pid, &qmp);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct recv_opts o;
+	struct endpoint listen;
+	int serve = 0, have_listen = 0, once = 0, insecure = 0;
+	int64_t keepalive = 0;
 	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
 	    ENDPOINT_ALLOW(ENDPOINT_TCP);
 	int have_qmp = 0, have_incoming = 0, conns_given = 0, json = 0, c;
@@ -82,6 +150,21 @@ main(int argc, char **argv)
 			break;
 		case O_NBD:
 			if (opt_endpoint("--nbd", optarg, sockets, &o.nbd) < 0)
+				return RECV_USAGE;
+			break;
+		case O_LISTEN:
+			if (desturi_parse(optarg, &listen, err, sizeof(err)) < 0) {
+				log_err("--listen: %s", err);
+				return RECV_USAGE;
+			}
+			have_listen = 1;
+			break;
+		case O_SERVE: serve = 1; break;
+		case O_ONCE: once = 1; break;
+		case O_INSECURE: insecure = 1; break;
+		case O_KEEPALIVE:
+			if (opt_number("--keepalive", optarg, 100, 600000,
+			    &keepalive) < 0)
 				return RECV_USAGE;
 			break;
 		case O_DOMAIN: o.cfg.domain = optarg; break;
@@ -137,6 +220,47 @@ main(int argc, char **argv)
 	if (optind < argc) {
 		log_err("unexpected argument '%s'", argv[optind]);
 		return RECV_USAGE;
+	}
+	if (serve && have_listen) {
+		log_err("give --listen or --serve, not both");
+		return RECV_USAGE;
+	}
+	if ((once || insecure || keepalive) && !serve && !have_listen) {
+		log_err("--once, --insecure and --keepalive need --listen or "
+		    "--serve");
+		return RECV_USAGE;
+	}
+	if (have_listen && listen.kind == ENDPOINT_TCP && !insecure) {
+		log_err("--listen tcp: needs --insecure: the control connection "
+		    "is not encrypted (TLS is not implemented yet)");
+		return RECV_USAGE;
+	}
+	if (serve || have_listen) {
+		if (have_qmp && o.cfg.domain) {
+			log_err("give --qmp or --domain, not both");
+			return RECV_USAGE;
+		}
+		if (o.cfg.persistent) {
+			log_err("--persistent is the source's choice: mig-send "
+			    "--persistent");
+			return RECV_USAGE;
+		}
+		if (have_incoming && o.incoming.kind == ENDPOINT_STDIO) {
+			log_err("--incoming - is not possible with --listen or "
+			    "--serve");
+			return RECV_USAGE;
+		}
+		if (o.migrate_disks || o.postcopy || o.parallel || o.ready_file) {
+			log_err("--migrate-disks, --postcopy, --parallel and "
+			    "--ready-file come from the source with --listen or "
+			    "--serve");
+			return RECV_USAGE;
+		}
+		log_init("mig-recv", o.verbose);
+		if (json)
+			o.json = stdout;
+		return managed(&o, serve, &listen, once, have_qmp,
+		    have_incoming, keepalive);
 	}
 	if (have_qmp == !!o.cfg.domain) {
 		log_err("%s (see --help)", have_qmp ? "give --qmp or --domain, "

@@ -1,16 +1,24 @@
 /* mig-send: the source side of a live migration.  See mig-send(1). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "base/opt.h"
+#include "base/sock.h"
 #include "base/version.h"
+#include "config/store.h"
+#include "control/ctl_source.h"
+#include "control/desturi.h"
 #include "migrate/send.h"
 
 static const char usage[] =
 "usage: mig-send --qmp unix:SRC_QMP | --domain NAME [--config-dir DIR] [--run-dir DIR]\n"
 "                --migrate-uri unix:PATH|tcp:H:P|- [--undefinesource]\n"
+"                | --desturi unix:PATH|tcp:H:P|qemu+unix:///system?socket=PATH [--insecure]\n"
+"                  [--migrate-uri|--migrateuri URI] [--persistent] [--undefinesource]\n"
+"                  [--offline] [--definition FILE] [--dname NAME] [--p2p] [--live]\n"
 "                [--copy-storage-all | --copy-storage-inc] [--disks-uri unix:PATH|tcp:H:P]\n"
 "                [--migrate-disks ID,...] [--copy-storage-synchronous-writes]\n"
 "                [--postcopy [--postcopy-after-precopy]] [--parallel [--parallel-connections N]]\n"
@@ -22,13 +30,17 @@ static const char usage[] =
 "Exit: 0 migrated; 1 failed, guest runs on the source; 2 bad input, nothing changed;\n"
 "      3 failed after the post-copy switch-over; 4 the source guest is left paused\n"
 "      (rollback incomplete, or the destination's outcome unknown); 5 the source\n"
-"      QEMU died with the guest; 6 migrated, but --undefinesource failed.\n";
+"      QEMU died with the guest; 6 migrated, but --undefinesource failed;\n"
+"      7 in doubt (--desturi): the control connection was lost after the\n"
+"      commit; the source guest is left paused.\n";
 
 enum {
 	O_QMP = 256, O_URI, O_ALL, O_INC, O_DISKS_URI, O_DISKS, O_SYNC,
 	O_POSTCOPY, O_AFTER, O_PARALLEL, O_CONNS, O_BW, O_DOWNTIME, O_AC,
 	O_COMP, O_TIMEOUT, O_STALL, O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_WAIT, O_JSON, O_HELP,
 	O_DOMAIN, O_CONFIG, O_RUN, O_UNDEFINE,
+	O_DESTURI, O_P2P, O_LIVE, O_PERSISTENT, O_OFFLINE, O_DEFINITION,
+	O_DNAME, O_TUNNELLED, O_INSECURE,
 };
 
 static const struct option longopts[] = {
@@ -38,6 +50,17 @@ static const struct option longopts[] = {
 	{ "run-dir", required_argument, NULL, O_RUN },
 	{ "undefinesource", no_argument, NULL, O_UNDEFINE },
 	{ "migrate-uri", required_argument, NULL, O_URI },
+	{ "migrateuri", required_argument, NULL, O_URI },
+	{ "desturi", required_argument, NULL, O_DESTURI },
+	{ "p2p", no_argument, NULL, O_P2P },
+	{ "live", no_argument, NULL, O_LIVE },
+	{ "persistent", no_argument, NULL, O_PERSISTENT },
+	{ "offline", no_argument, NULL, O_OFFLINE },
+	{ "definition", required_argument, NULL, O_DEFINITION },
+	{ "dname", required_argument, NULL, O_DNAME },
+	{ "tunnelled", no_argument, NULL, O_TUNNELLED },
+	{ "tunneled", no_argument, NULL, O_TUNNELLED },
+	{ "insecure", no_argument, NULL, O_INSECURE },
 	{ "copy-storage-all", no_argument, NULL, O_ALL },
 	{ "copy-storage-inc", no_argument, NULL, O_INC },
 	{ "disks-uri", required_argument, NULL, O_DISKS_URI },
@@ -65,10 +88,105 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static struct def send_def;		/* what travels, managed */
+static struct ctl_source send_cs;
+
+/*
+ * Managed: the definition that travels (--definition FILE, else the
+ * domain's stored one, else its live one) and the request's fields.
+ * Returns 0, or -1 after an error line.
+ */
+static int
+managed_request(struct send_opts *o, const char *definition,
+    const char *dname, int persistent, int offline)
+{
+	static char text[DEF_MAX + 2];
+	struct store st;
+	char err[600];
+	long n;
+	int rc = 0;
+
+	if (definition) {
+		n = store_read_file(definition, text, DEF_MAX + 1);
+		if (n < 0 || n > (long)DEF_MAX) {
+			log_err("--definition %s: %s", definition, n < 0 ?
+			    strerror(errno) : "too long");
+			return -1;
+		}
+		if (def_parse(&send_def, text, (size_t)n, err,
+		    sizeof(err)) < 0) {
+			log_err("--definition %s: %s", definition, err);
+			return -1;
+		}
+		send_cs.def = &send_def;
+	} else if (o->cfg.domain) {
+		if (store_init(&st, o->cfg.config_dir, o->cfg.run_dir, err,
+		    sizeof(err)) < 0) {
+			log_err("%s", err);
+			return -1;
+		}
+		rc = store_get(&st, o->cfg.domain, &send_def, err, sizeof(err));
+		if (rc == 0 && !offline)
+			rc = store_run_def(&st, o->cfg.domain, &send_def, err,
+			    sizeof(err));
+		if (rc < 0) {
+			log_err("%s", err);
+			return -1;
+		}
+		if (rc > 0)
+			send_cs.def = &send_def;
+	}
+	if (offline && send_cs.def == NULL) {
+		log_err("--offline needs a definition: --domain NAME with a "
+		    "stored one, or --definition FILE");
+		return -1;
+	}
+	send_cs.name = send_cs.def ? send_cs.def->name : o->cfg.domain ?
+	    o->cfg.domain : dname ? dname : "guest";
+	send_cs.dname = dname;
+	send_cs.flags = (o->postcopy ? CTL_FL_POSTCOPY : 0) |
+	    (o->parallel ? CTL_FL_PARALLEL : 0) |
+	    (o->storage != SEND_STORAGE_NONE ? CTL_FL_STORAGE : 0) |
+	    (persistent ? CTL_FL_PERSISTENT : 0) |
+	    (o->cfg.undefinesource ? CTL_FL_UNDEFINESOURCE : 0);
+	send_cs.conns = o->parallel ? (uint32_t)o->parallel_connections : 0;
+	return 0;
+}
+
+/* --offline: the definition alone; the source's guest is not touched. */
+static int
+managed_offline(struct send_opts *o)
+{
+	struct store st;
+	char err[600];
+
+	if (ctl_source_offline(&send_cs, err, sizeof(err)) < 0) {
+		log_err("offline migration failed: %s", err);
+		ctl_source_close(&send_cs);
+		return SEND_FAILED;
+	}
+	ctl_source_close(&send_cs);
+	log_info("guest '%s' defined on the destination", send_cs.name);
+	if (!o->cfg.undefinesource)
+		return SEND_OK;
+	if (store_init(&st, o->cfg.config_dir, o->cfg.run_dir, err,
+	    sizeof(err)) < 0 || store_lock(&st, 0, err, sizeof(err)) < 0 ||
+	    store_remove(&st, send_cs.name, err, sizeof(err)) < 0) {
+		log_err("--undefinesource: %s", err);
+		return SEND_CONFIG;
+	}
+	store_unlock(&st);
+	log_info("guest '%s' undefined here (--undefinesource)", send_cs.name);
+	return SEND_OK;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct send_opts o;
+	struct endpoint dest;
+	const char *definition = NULL, *dname = NULL;
+	int have_dest = 0, persistent = 0, offline = 0, insecure = 0, rc;
 	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
 	    ENDPOINT_ALLOW(ENDPOINT_TCP);
 	int have_qmp = 0, have_uri = 0, json = 0, conns_given = 0, c;
@@ -108,6 +226,30 @@ main(int argc, char **argv)
 			    &o.disks_uri) < 0)
 				return SEND_USAGE;
 			break;
+		case O_DESTURI:
+			if (desturi_parse(optarg, &dest, err, sizeof(err)) < 0) {
+				log_err("--desturi: %s", err);
+				return SEND_USAGE;
+			}
+			have_dest = 1;
+			break;
+		case O_P2P: case O_LIVE: break;	/* what mig always does */
+		case O_PERSISTENT: persistent = 1; break;
+		case O_OFFLINE: offline = 1; break;
+		case O_DEFINITION: definition = optarg; break;
+		case O_DNAME:
+			if (!def_name_ok(optarg, err, sizeof(err))) {
+				log_err("--dname: %s", err);
+				return SEND_USAGE;
+			}
+			dname = optarg;
+			break;
+		case O_INSECURE: insecure = 1; break;
+		case O_TUNNELLED:
+			log_err("--tunnelled is not implemented yet: run "
+			    "mig-tunnel between the hosts and give --migrate-uri "
+			    "and --disks-uri through it");
+			return SEND_USAGE;
 		case O_DOMAIN: o.cfg.domain = optarg; break;
 		case O_CONFIG: o.cfg.config_dir = optarg; break;
 		case O_RUN: o.cfg.run_dir = optarg; break;
@@ -172,9 +314,46 @@ main(int argc, char **argv)
 		log_err("unexpected argument '%s'", argv[optind]);
 		return SEND_USAGE;
 	}
-	if (have_qmp == !!o.cfg.domain || !have_uri) {
-		log_err("%s (see --help)", !have_uri ? "--migrate-uri is "
-		    "required" : have_qmp ? "give --qmp or --domain, not both" :
+	if (!have_dest && (persistent || offline || definition || dname ||
+	    insecure)) {
+		log_err("--persistent, --offline, --definition, --dname and "
+		    "--insecure need --desturi");
+		return SEND_USAGE;
+	}
+	if (have_dest && dest.kind == ENDPOINT_TCP && !insecure) {
+		log_err("--desturi tcp: needs --insecure: the control connection "
+		    "is not encrypted (TLS is not implemented yet)");
+		return SEND_USAGE;
+	}
+	if (offline && !persistent) {
+		log_err("--offline needs --persistent (as libvirt's)");
+		return SEND_USAGE;
+	}
+	if (have_dest && have_uri && o.migrate_uri.kind == ENDPOINT_STDIO) {
+		log_err("--desturi needs a socket --migrate-uri, not '-'");
+		return SEND_USAGE;
+	}
+	if (offline) {
+		/* The guest may be running or shut off: its QEMU is not
+		 * asked anything. */
+		if (!o.cfg.domain && !definition) {
+			log_err("--offline needs --domain NAME or --definition "
+			    "FILE");
+			return SEND_USAGE;
+		}
+		if (managed_request(&o, definition, dname, persistent, 1) < 0)
+			return SEND_USAGE;
+		if (ctl_source_connect(&send_cs, &dest, clock_ms() + 10000 +
+		    o.wait_s * 1000, err, sizeof(err)) < 0) {
+			log_err("--desturi: %s", err);
+			return SEND_FAILED;
+		}
+		return managed_offline(&o);
+	}
+	if (have_qmp == !!o.cfg.domain || (!have_uri && !have_dest)) {
+		log_err("%s (see --help)", !have_uri && !have_dest ?
+		    "--migrate-uri or --desturi is required" : have_qmp ?
+		    "give --qmp or --domain, not both" :
 		    "--qmp or --domain is required");
 		return SEND_USAGE;
 	}
@@ -182,6 +361,9 @@ main(int argc, char **argv)
 		log_err("%s", err);
 		return SEND_USAGE;
 	}
+	/* The hooks are set once connected; the checks need to know. */
+	if (have_dest)
+		o.peer = &send_cs.peer;
 	if (conns_given && !o.parallel) {
 		log_err("--parallel-connections needs --parallel");
 		return SEND_USAGE;
@@ -194,5 +376,23 @@ main(int argc, char **argv)
 	/* With the stream on stdout, the JSON lines go to stderr. */
 	if (json)
 		o.json = o.migrate_uri.kind == ENDPOINT_STDIO ? stderr : stdout;
-	return send_run(&o);
+	if (!have_dest)
+		return send_run(&o);
+	/* Managed: Begin's checks are send_run's preflight; the control
+	 * connection is made first so that Prepare follows them. */
+	if (managed_request(&o, definition, dname, persistent, 0) < 0)
+		return SEND_USAGE;
+	if (o.dry_run) {
+		log_err("--dry-run is for the two-command mode");
+		return SEND_USAGE;
+	}
+	if (ctl_source_connect(&send_cs, &dest, clock_ms() + 10000 +
+	    o.wait_s * 1000, err, sizeof(err)) < 0) {
+		log_err("--desturi: %s (is mig-recv --listen running?)", err);
+		return SEND_USAGE;
+	}
+	o.peer = &send_cs.peer;
+	rc = send_run(&o);
+	ctl_source_close(&send_cs);
+	return rc;
 }
