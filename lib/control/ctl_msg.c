@@ -190,8 +190,8 @@ ctl_get_str(char *dst, const uint8_t *v, size_t n, size_t min, size_t max)
 	return 0;
 }
 
-long
-ctl_parse(const uint8_t *buf, size_t len, struct ctl_msg *m, char *err,
+static long
+ctl_parse_frame(const uint8_t *buf, size_t len, struct ctl_msg *m, char *err,
     size_t errlen)
 {
 	unsigned seen = 0, tag;
@@ -349,4 +349,19 @@ bad_field:
 bad_magic:
 	snprintf(err, errlen, "not a mig control connection (bad magic)");
 	return -1;
+}
+
+long
+ctl_parse(const uint8_t *buf, size_t len, struct ctl_msg *m, char *err,
+    size_t errlen)
+{
+	long n = ctl_parse_frame(buf, len, m, err, errlen);
+	char *p;
+
+	/* The line may quote the peer's bytes: one printable line. */
+	if (n < 0)
+		for (p = err; errlen > 0 && *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	return n;
 }
