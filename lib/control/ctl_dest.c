@@ -300,51 +300,75 @@ ctl_dest_rename(struct ctl_dest *d, const char *dname, char *err,
 	return def_parse(&d->def, text, at, err, errlen);
 }
 
-/* The image file of disk id in the definition (-blockdev/-drive, through
- * a -device's drive=), or NULL. */
-static const char *
-ctl_dest_disk_file(const struct def *df, const char *id, char *buf,
-    size_t len)
+/* The value of key in a -blockdev/-drive option string, or "". */
+static void
+ctl_dest_opt(const char *v, const char *key, char *buf, size_t len)
 {
-	char node[CTL_ID_MAX + 2], want[CTL_ID_MAX + 16];
-	const char *v, *f, *k;
-	int i, pass;
+	size_t k = strlen(key);
+	const char *p;
+
+	buf[0] = '\0';
+	for (p = v; p != NULL; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (strncmp(p, key, k) == 0 && p[k] == '=') {
+			snprintf(buf, len, "%.*s", (int)strcspn(p + k + 1, ","),
+			    p + k + 1);
+			return;
+		}
+}
+
+/*
+ * The image file of disk id in the definition, and its format: the
+ * -device with that id names its drive (else id is the drive); a
+ * -blockdev of that node-name (following file=NODE through filters such
+ * as throttle) or a -drive of that id holds file.filename= or file=.
+ * Returns 0, or -1 if the definition does not say.
+ */
+static int
+ctl_dest_disk_file(const struct def *df, const char *id, char *path,
+    size_t len, char *fmt, size_t fmtlen)
+{
+	char node[CTL_ID_MAX + 2], val[128], ref[128];
+	int i, hops;
 
 	snprintf(node, sizeof(node), "%s", id);
-	/* A device with this id names its drive. */
 	for (i = 0; i + 1 < df->argc; i++) {
 		if (strcmp(df->argv[i], "-device") != 0)
 			continue;
-		v = df->argv[i + 1];
-		snprintf(want, sizeof(want), ",id=%s", id);
-		k = strstr(v, want);
-		if (k == NULL || (k[strlen(want)] != ',' &&
-		    k[strlen(want)] != '\0') || (f = strstr(v, "drive=")) ==
-		    NULL)
+		ctl_dest_opt(df->argv[i + 1], "id", val, sizeof(val));
+		if (strcmp(val, id) != 0)
 			continue;
-		snprintf(node, sizeof(node), "%.*s", (int)strcspn(f + 6, ","),
-		    f + 6);
+		ctl_dest_opt(df->argv[i + 1], "drive", val, sizeof(val));
+		if (val[0])
+			snprintf(node, sizeof(node), "%.*s", CTL_ID_MAX, val);
 	}
-	for (pass = 0; pass < 2; pass++) {
+	for (hops = 0; hops < 8; hops++) {
 		for (i = 0; i + 1 < df->argc; i++) {
-			if (strcmp(df->argv[i], pass ? "-drive" : "-blockdev"))
+			const char *v = df->argv[i + 1];
+			int drive = strcmp(df->argv[i], "-drive") == 0;
+
+			if (!drive && strcmp(df->argv[i], "-blockdev") != 0)
 				continue;
-			v = df->argv[i + 1];
-			snprintf(want, sizeof(want), "%s=%s", pass ? "id" :
-			    "node-name", node);
-			k = strstr(v, want);
-			if (k == NULL || (k != v && k[-1] != ',') ||
-			    (k[strlen(want)] != ',' && k[strlen(want)] != '\0'))
+			ctl_dest_opt(v, drive ? "id" : "node-name", val,
+			    sizeof(val));
+			if (strcmp(val, node) != 0)
 				continue;
-			f = strstr(v, pass ? "file=" : "file.filename=");
-			if (f == NULL || (f != v && f[-1] != ','))
-				continue;
-			f += pass ? 5 : 14;
-			snprintf(buf, len, "%.*s", (int)strcspn(f, ","), f);
-			return buf;
+			ctl_dest_opt(v, drive ? "file" : "file.filename", path,
+			    len);
+			if (path[0]) {
+				ctl_dest_opt(v, drive ? "format" : "driver",
+				    fmt, fmtlen);
+				return 0;
+			}
+			ctl_dest_opt(v, "file", ref, sizeof(ref));
+			if (drive || !ref[0])
+				return -1;
+			snprintf(node, sizeof(node), "%.*s", CTL_ID_MAX, ref);
+			break;
 		}
+		if (i + 1 >= df->argc)
+			return -1;
 	}
-	return NULL;
+	return -1;
 }
 
 static int
@@ -367,7 +391,7 @@ ctl_dest_mkdirs(char *path)
 static int
 ctl_dest_create_disks(struct ctl_dest *d, char *err, size_t errlen)
 {
-	char path[4096], size[32];
+	char path[4096], size[32], fmt[32];
 	struct stat sb;
 	int64_t deadline;
 	size_t i;
@@ -377,9 +401,13 @@ ctl_dest_create_disks(struct ctl_dest *d, char *err, size_t errlen)
 	for (i = 0; i < d->req.ndisks; i++) {
 		const struct ctl_disk *k = &d->req.disk[i];
 
-		if (ctl_dest_disk_file(&d->def, k->id, path, sizeof(path)) ==
-		    NULL || path[0] != '/' || stat(path, &sb) == 0)
+		if (ctl_dest_disk_file(&d->def, k->id, path, sizeof(path), fmt,
+		    sizeof(fmt)) < 0 || path[0] != '/' || stat(path, &sb) == 0)
 			continue;
+		/* The definition's format, else the source's. */
+		if (fmt[0] == '\0' || strcmp(fmt, "file") == 0)
+			snprintf(fmt, sizeof(fmt), "%s", strcmp(k->format,
+			    "throttle") == 0 ? "raw" : k->format);
 		/* The source's probe refuses an image that is too small. */
 		if (ctl_dest_mkdirs(path) < 0) {
 			snprintf(err, errlen, "cannot create the directory of "
@@ -399,7 +427,7 @@ ctl_dest_create_disks(struct ctl_dest *d, char *err, size_t errlen)
 			if (fd >= 0)
 				dup2(fd, 1);
 			execlp("qemu-img", "qemu-img", "create", "-q", "-f",
-			    k->format, path, size, (char *)NULL);
+			    fmt, path, size, (char *)NULL);
 			_exit(127);
 		}
 		deadline = clock_ms() + CTL_DEST_MKDISK_MS;
@@ -414,13 +442,13 @@ ctl_dest_create_disks(struct ctl_dest *d, char *err, size_t errlen)
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			unlink(path);
 			snprintf(err, errlen, "qemu-img create -f %s %.400s %s "
-			    "failed", k->format, path, size);
+			    "failed", fmt, path, size);
 			return -1;
 		}
 		snprintf(d->created[d->ncreated++], sizeof(d->created[0]),
 		    "%s", path);
 		log_info("created disk '%s': %s (%s, %s bytes)", k->id, path,
-		    k->format, size);
+		    fmt, size);
 	}
 	return 0;
 }
