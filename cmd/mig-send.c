@@ -40,7 +40,7 @@ enum {
 	O_COMP, O_TIMEOUT, O_STALL, O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_WAIT, O_JSON, O_HELP,
 	O_DOMAIN, O_CONFIG, O_RUN, O_UNDEFINE,
 	O_DESTURI, O_P2P, O_LIVE, O_PERSISTENT, O_OFFLINE, O_DEFINITION,
-	O_DNAME, O_TUNNELLED, O_INSECURE,
+	O_DNAME, O_TUNNELLED, O_INSECURE, O_KEEPALIVE,
 };
 
 static const struct option longopts[] = {
@@ -61,6 +61,7 @@ static const struct option longopts[] = {
 	{ "tunnelled", no_argument, NULL, O_TUNNELLED },
 	{ "tunneled", no_argument, NULL, O_TUNNELLED },
 	{ "insecure", no_argument, NULL, O_INSECURE },
+	{ "keepalive", required_argument, NULL, O_KEEPALIVE },
 	{ "copy-storage-all", no_argument, NULL, O_ALL },
 	{ "copy-storage-inc", no_argument, NULL, O_INC },
 	{ "disks-uri", required_argument, NULL, O_DISKS_URI },
@@ -187,6 +188,7 @@ main(int argc, char **argv)
 	struct endpoint dest;
 	const char *definition = NULL, *dname = NULL;
 	int have_dest = 0, persistent = 0, offline = 0, insecure = 0, rc;
+	int64_t keepalive = 0;
 	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
 	    ENDPOINT_ALLOW(ENDPOINT_TCP);
 	int have_qmp = 0, have_uri = 0, json = 0, conns_given = 0, c;
@@ -245,6 +247,11 @@ main(int argc, char **argv)
 			dname = optarg;
 			break;
 		case O_INSECURE: insecure = 1; break;
+		case O_KEEPALIVE:
+			if (opt_number("--keepalive", optarg, 100, 600000,
+			    &keepalive) < 0)
+				return SEND_USAGE;
+			break;
 		case O_TUNNELLED:
 			log_err("--tunnelled is not implemented yet: run "
 			    "mig-tunnel between the hosts and give --migrate-uri "
@@ -315,9 +322,9 @@ main(int argc, char **argv)
 		return SEND_USAGE;
 	}
 	if (!have_dest && (persistent || offline || definition || dname ||
-	    insecure)) {
-		log_err("--persistent, --offline, --definition, --dname and "
-		    "--insecure need --desturi");
+	    insecure || keepalive)) {
+		log_err("--persistent, --offline, --definition, --dname, "
+		    "--insecure and --keepalive need --desturi");
 		return SEND_USAGE;
 	}
 	if (have_dest && dest.kind == ENDPOINT_TCP && !insecure) {
@@ -391,6 +398,8 @@ main(int argc, char **argv)
 		log_err("--desturi: %s (is mig-recv --listen running?)", err);
 		return SEND_USAGE;
 	}
+	if (keepalive)
+		send_cs.conn.interval_ms = keepalive;
 	o.peer = &send_cs.peer;
 	rc = send_run(&o);
 	ctl_source_close(&send_cs);
