@@ -163,6 +163,7 @@ for c in $CASES; do
 	# Where the deterministic cases end.
 	want=
 	case $c in
+	prepare:src) want="gone gone" ;;
 	prepare:*|disk-copy:send|disk-copy:recv|disk-copy:dst|disk-copy:cut|\
 	memory:send|memory:recv|memory:dst|memory:cut|loaded:send|\
 	loaded:dst|loaded:cut)
