@@ -535,8 +535,10 @@ send_wait(struct send *s, enum send_goal goal, int interruptible,
 		if (now >= s->next_tick) {
 			s->next_tick = now + SEND_TICK_MS;
 			/* Managed: the destination may fail before the
-			 * switch-over; after it, send_settle hears it. */
-			if (s->o->peer && !s->continued && !s->rescuing &&
+			 * switch-over (the waits a signal may end too);
+			 * after it, send_settle hears it, and a rollback
+			 * does not listen. */
+			if (s->o->peer && interruptible && !s->rescuing &&
 			    s->o->peer->tick(s->o->peer->arg, s->err,
 			    sizeof(s->err)) < 0)
 				return SEND_BROKE;
