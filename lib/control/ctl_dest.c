@@ -27,6 +27,7 @@
 #define CTL_DEST_COMMIT_MS 600000	/* the source's commit */
 #define CTL_DEST_SEND_MS 10000
 #define CTL_DEST_MKDISK_MS 60000	/* one qemu-img create */
+#define CTL_DEST_DRAIN_MS 5000		/* the source's close, at the end */
 
 /* One session's state: large, and one at a time, so static. */
 static struct ctl_dest {
@@ -525,6 +526,21 @@ ctl_dest_offline(struct ctl_dest *d)
 	return RECV_OK;
 }
 
+/*
+ * After "started": let the source close first (within a few seconds), so
+ * that a commit it sends late (after post-copy, "loaded" is read only at
+ * the end) never meets a closed connection.
+ */
+static void
+ctl_dest_drain(struct ctl_dest *d)
+{
+	int64_t until = clock_ms() + CTL_DEST_DRAIN_MS;
+
+	while (!d->conn.lost && clock_ms() < until && !sig_stop &&
+	    ctl_conn_poll(&d->conn, until, &d->m) >= 0)
+		;
+}
+
 int
 ctl_dest_session(const struct ctl_dest_opts *o, int rfd, int wfd,
     pid_t *pid, struct endpoint *qmp)
@@ -654,6 +670,7 @@ ctl_dest_session(const struct ctl_dest_opts *o, int rfd, int wfd,
 	}
 	*pid = d->pid;
 	*qmp = ro->qmp;
+	ctl_dest_drain(d);
 	return rc;
 refuse:
 	ctl_dest_refuse(d, err);
