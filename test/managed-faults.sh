@@ -148,6 +148,7 @@ for c in $CASES; do
 	# What each tool says matches what is.
 	case $victim:$send_rc in
 	send:*) ;;
+	dst:0) ;;	# it ran there; its QEMU was then killed
 	*:0) [ "$d" = running ] || why="mig-send 0 but destination $d" ;;
 	*:1) [ "$s" = running ] || why="mig-send 1 but source $s" ;;
 	*:7) [ "$s" = paused ] && [ "$so" = "in doubt" ] ||
@@ -175,9 +176,12 @@ for c in $CASES; do
 	esac
 	[ -n "$want" ] && [ "$s $d" != "$want" ] &&
 		why="${why:+$why; }expected source/destination $want"
-	# A failed Prepare leaves nothing on the destination.
+	# A destination that does not have the guest before the commit
+	# leaves nothing behind: the disk it created is removed (by the
+	# session's guard too, when mig-recv was killed).
 	case $phase:$d in
-	prepare:*) [ -e "$T/dst/disks/g.qcow2" ] && [ "$victim" != recv ] &&
+	commit:*) ;;
+	*:gone) [ -e "$T/dst/disks/g.qcow2" ] &&
 		why="${why:+$why; }the created disk was left" ;;
 	esac
 	if [ -n "$why" ]; then

@@ -19,6 +19,7 @@
 #include "config/store.h"
 #include "control/ctl_conn.h"
 #include "control/ctl_dest.h"
+#include "migrate/guard.h"
 #include "migrate/qemu.h"
 #include "migrate/recv.h"
 
@@ -43,7 +44,14 @@ static struct ctl_dest {
 	int ncreated;
 	pid_t pid;			/* the QEMU launched here, or 0 */
 	int answered;			/* accept or refuse sent */
+	struct guard guard;		/* undoes Prepare if we are killed */
 } ctl_dest;
+
+/* What the session's guard is told. */
+enum {
+	CTL_DEST_MARK_PREPARED = 'P',	/* undo Prepare on death */
+	CTL_DEST_MARK_COMMITTED = 'F',	/* the guest is to run here: keep */
+};
 
 static void
 ctl_dest_send(struct ctl_dest *d, struct ctl_msg *m)
@@ -126,6 +134,8 @@ ctl_dest_loaded(void *arg, int postcopy, char *err, size_t errlen)
 		rc = ctl_conn_poll(&d->conn, deadline, &d->m);
 		if (rc == 1 && d->m.type == CTL_COMMIT) {
 			log_info("the source committed");
+			/* From here a launched QEMU is the guest's. */
+			guard_mark(&d->guard, CTL_DEST_MARK_COMMITTED);
 			return 0;
 		}
 		if (rc == 1 && d->m.type == CTL_ABORT) {
@@ -477,6 +487,18 @@ ctl_dest_undo(struct ctl_dest *d)
 	d->ncreated = 0;
 }
 
+/* In the guard, after mig-recv died before the commit: undo Prepare. */
+static void
+ctl_dest_rescue(void *arg, int mark)
+{
+	struct ctl_dest *d = arg;
+
+	if (mark != CTL_DEST_MARK_PREPARED)
+		return;
+	d->guard.fd = -1;
+	ctl_dest_undo(d);
+}
+
 /* Our own socket for ep when the source names none: NAME/FILE. */
 static int
 ctl_dest_endpoint(struct ctl_dest *d, const char *given,
@@ -556,6 +578,8 @@ ctl_dest_session(const struct ctl_dest_opts *o, int rfd, int wfd,
 	d->ncreated = 0;
 	d->pid = 0;
 	d->answered = 0;
+	d->guard.fd = -1;
+	d->guard.pid = -1;
 	d->o = o;
 	*pid = 0;
 	ctl_conn_init(&d->conn, rfd, wfd, o->keepalive_ms, 0);
@@ -627,6 +651,11 @@ ctl_dest_session(const struct ctl_dest_opts *o, int rfd, int wfd,
 		    (long)d->pid);
 		ro->cfg.domain = d->def.name;
 	}
+	/* A launched QEMU and created disks go with a killed mig-recv,
+	 * until the commit. */
+	if ((d->pid > 0 || d->ncreated > 0) &&
+	    guard_start(&d->guard, ctl_dest_rescue, d) == 0)
+		guard_mark(&d->guard, CTL_DEST_MARK_PREPARED);
 	if (apply_prepare(&ro->cfg, APPLY_DEST, &ro->qmp, err,
 	    sizeof(err)) < 0)
 		goto refuse;
@@ -661,6 +690,7 @@ ctl_dest_session(const struct ctl_dest_opts *o, int rfd, int wfd,
 	if (recv_check_opts(ro, err, sizeof(err)) < 0)
 		goto refuse;
 	rc = recv_run(ro);
+	guard_done(&d->guard);
 	if (!d->answered)
 		ctl_dest_refuse(d, "the destination could not prepare (its "
 		    "log says why)");
@@ -674,6 +704,7 @@ ctl_dest_session(const struct ctl_dest_opts *o, int rfd, int wfd,
 	return rc;
 refuse:
 	ctl_dest_refuse(d, err);
+	guard_done(&d->guard);
 	ctl_dest_undo(d);
 	return RECV_FAILED;
 }
