@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/opt.h"
 #include "base/version.h"
+#include "tls/tls.h"
 #include "base/sig.h"
 #include "control/ctl_dest.h"
 #include "control/desturi.h"
@@ -19,7 +20,9 @@ static const char usage[] =
 "                [--migrate-disks ID,...] [--postcopy] [--parallel [--parallel-connections N]]\n"
 "                [--paused] [--timeout SECS] [--idle-timeout SECS] [--wait SECS]\n"
 "                [--ready-file PATH] [--verbose] [--json] [--help] [--version]\n"
-"       mig-recv --listen unix:PATH|tcp:H:P [--insecure] [--once] | --serve\n"
+"       mig-recv --listen unix:PATH|tcp:H:P [--once]\n"
+"                [--tls-cert F --tls-key F --tls-ca F [--tls-peer-name N] | --insecure]\n"
+"              | --serve\n"
 "                [--qmp unix:DST_QMP | --domain NAME] [--config-dir DIR] [--run-dir DIR]\n"
 "                [--incoming URI] [--nbd URI] [--paused] [--timeout SECS] [--verbose] [--json]\n"
 "Prepares a destination QEMU started with -incoming defer, prints 'ready' once\n"
@@ -35,7 +38,7 @@ enum {
 	O_QMP = 256, O_INCOMING, O_NBD, O_DISKS, O_POSTCOPY, O_PARALLEL,
 	O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE, O_WAIT, O_READY, O_JSON,
 	O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT, O_LISTEN, O_SERVE, O_ONCE,
-	O_INSECURE, O_KEEPALIVE,
+	O_INSECURE, O_KEEPALIVE, O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_TLS_PEER,
 };
 
 static const struct option longopts[] = {
@@ -49,6 +52,10 @@ static const struct option longopts[] = {
 	{ "serve", no_argument, NULL, O_SERVE },
 	{ "once", no_argument, NULL, O_ONCE },
 	{ "insecure", no_argument, NULL, O_INSECURE },
+	{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+	{ "tls-key", required_argument, NULL, O_TLS_KEY },
+	{ "tls-ca", required_argument, NULL, O_TLS_CA },
+	{ "tls-peer-name", required_argument, NULL, O_TLS_PEER },
 	{ "keepalive", required_argument, NULL, O_KEEPALIVE },
 	{ "nbd", required_argument, NULL, O_NBD },
 	{ "migrate-disks", required_argument, NULL, O_DISKS },
@@ -70,7 +77,8 @@ static const struct option longopts[] = {
 /* --listen and --serve: the destination's control side. */
 static int
 managed(const struct recv_opts *o, int serve, const struct endpoint *listen,
-    int once, int have_qmp, int have_incoming, int64_t keepalive_ms)
+    int once, int have_qmp, int have_incoming, int64_t keepalive_ms,
+    const struct tls_config *tls)
 {
 	static struct ctl_dest_opts d;
 	struct endpoint qmp;
@@ -89,6 +97,7 @@ managed(const struct recv_opts *o, int serve, const struct endpoint *listen,
 	d.timeout_s = o->timeout_s;
 	d.idle_timeout_s = o->idle_timeout_s;
 	d.keepalive_ms = keepalive_ms;
+	d.tls = tls;
 	d.verbose = o->verbose;
 	d.json = o->json;
 	sig_install();
@@ -123,6 +132,9 @@ main(int argc, char **argv)
 	struct endpoint listen;
 	int serve = 0, have_listen = 0, once = 0, insecure = 0;
 	int64_t keepalive = 0;
+	const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
+	const char *tls_peer = NULL;
+	struct tls_config *tls = NULL;
 	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
 	    ENDPOINT_ALLOW(ENDPOINT_TCP);
 	int have_qmp = 0, have_incoming = 0, conns_given = 0, json = 0, c;
@@ -162,6 +174,10 @@ main(int argc, char **argv)
 		case O_SERVE: serve = 1; break;
 		case O_ONCE: once = 1; break;
 		case O_INSECURE: insecure = 1; break;
+		case O_TLS_CERT: tls_cert = optarg; break;
+		case O_TLS_KEY: tls_key = optarg; break;
+		case O_TLS_CA: tls_ca = optarg; break;
+		case O_TLS_PEER: tls_peer = optarg; break;
 		case O_KEEPALIVE:
 			if (opt_number("--keepalive", optarg, 100, 600000,
 			    &keepalive) < 0)
@@ -230,9 +246,20 @@ main(int argc, char **argv)
 		    "--serve");
 		return RECV_USAGE;
 	}
-	if (have_listen && listen.kind == ENDPOINT_TCP && !insecure) {
-		log_err("--listen tcp: needs --insecure: the control connection "
-		    "is not encrypted (TLS is not implemented yet)");
+	if ((tls_cert || tls_key || tls_ca || tls_peer) && (!have_listen ||
+	    !tls_cert || !tls_key || !tls_ca)) {
+		log_err("TLS needs --listen and all of --tls-cert, --tls-key "
+		    "and --tls-ca");
+		return RECV_USAGE;
+	}
+	if (have_listen && listen.kind == ENDPOINT_TCP && !insecure && !tls_ca) {
+		log_err("--listen tcp: needs --tls-cert, --tls-key and --tls-ca "
+		    "(mutual TLS), or --insecure");
+		return RECV_USAGE;
+	}
+	if (tls_ca && (tls = tls_config_load(tls_cert, tls_key, tls_ca,
+	    tls_peer, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
 		return RECV_USAGE;
 	}
 	if (serve || have_listen) {
@@ -260,7 +287,7 @@ main(int argc, char **argv)
 		if (json)
 			o.json = stdout;
 		return managed(&o, serve, &listen, once, have_qmp,
-		    have_incoming, keepalive);
+		    have_incoming, keepalive, tls);
 	}
 	if (have_qmp == !!o.cfg.domain) {
 		log_err("%s (see --help)", have_qmp ? "give --qmp or --domain, "

@@ -8,6 +8,7 @@
 #include "base/opt.h"
 #include "base/sock.h"
 #include "base/version.h"
+#include "tls/tls.h"
 #include "config/store.h"
 #include "control/ctl_source.h"
 #include "control/desturi.h"
@@ -16,7 +17,8 @@
 static const char usage[] =
 "usage: mig-send --qmp unix:SRC_QMP | --domain NAME [--config-dir DIR] [--run-dir DIR]\n"
 "                --migrate-uri unix:PATH|tcp:H:P|- [--undefinesource]\n"
-"                | --desturi unix:PATH|tcp:H:P|qemu+unix:///system?socket=PATH [--insecure]\n"
+"                | --desturi unix:PATH|tcp:H:P|qemu+unix:///system?socket=PATH\n"
+"                  [--tls-cert F --tls-key F --tls-ca F [--tls-peer-name N] | --insecure]\n"
 "                  [--migrate-uri|--migrateuri URI] [--persistent] [--undefinesource]\n"
 "                  [--offline] [--definition FILE] [--dname NAME] [--p2p] [--live]\n"
 "                [--copy-storage-all | --copy-storage-inc] [--disks-uri unix:PATH|tcp:H:P]\n"
@@ -40,7 +42,8 @@ enum {
 	O_COMP, O_TIMEOUT, O_STALL, O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_WAIT, O_JSON, O_HELP,
 	O_DOMAIN, O_CONFIG, O_RUN, O_UNDEFINE,
 	O_DESTURI, O_P2P, O_LIVE, O_PERSISTENT, O_OFFLINE, O_DEFINITION,
-	O_DNAME, O_TUNNELLED, O_INSECURE, O_KEEPALIVE,
+	O_DNAME, O_TUNNELLED, O_INSECURE, O_KEEPALIVE, O_TLS_CERT, O_TLS_KEY,
+	O_TLS_CA, O_TLS_PEER,
 };
 
 static const struct option longopts[] = {
@@ -61,6 +64,10 @@ static const struct option longopts[] = {
 	{ "tunnelled", no_argument, NULL, O_TUNNELLED },
 	{ "tunneled", no_argument, NULL, O_TUNNELLED },
 	{ "insecure", no_argument, NULL, O_INSECURE },
+	{ "tls-cert", required_argument, NULL, O_TLS_CERT },
+	{ "tls-key", required_argument, NULL, O_TLS_KEY },
+	{ "tls-ca", required_argument, NULL, O_TLS_CA },
+	{ "tls-peer-name", required_argument, NULL, O_TLS_PEER },
 	{ "keepalive", required_argument, NULL, O_KEEPALIVE },
 	{ "copy-storage-all", no_argument, NULL, O_ALL },
 	{ "copy-storage-inc", no_argument, NULL, O_INC },
@@ -189,6 +196,8 @@ main(int argc, char **argv)
 	const char *definition = NULL, *dname = NULL;
 	int have_dest = 0, persistent = 0, offline = 0, insecure = 0, rc;
 	int64_t keepalive = 0;
+	const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
+	const char *tls_peer = NULL;
 	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
 	    ENDPOINT_ALLOW(ENDPOINT_TCP);
 	int have_qmp = 0, have_uri = 0, json = 0, conns_given = 0, c;
@@ -247,6 +256,10 @@ main(int argc, char **argv)
 			dname = optarg;
 			break;
 		case O_INSECURE: insecure = 1; break;
+		case O_TLS_CERT: tls_cert = optarg; break;
+		case O_TLS_KEY: tls_key = optarg; break;
+		case O_TLS_CA: tls_ca = optarg; break;
+		case O_TLS_PEER: tls_peer = optarg; break;
 		case O_KEEPALIVE:
 			if (opt_number("--keepalive", optarg, 100, 600000,
 			    &keepalive) < 0)
@@ -327,9 +340,20 @@ main(int argc, char **argv)
 		    "--insecure and --keepalive need --desturi");
 		return SEND_USAGE;
 	}
-	if (have_dest && dest.kind == ENDPOINT_TCP && !insecure) {
-		log_err("--desturi tcp: needs --insecure: the control connection "
-		    "is not encrypted (TLS is not implemented yet)");
+	if ((tls_cert || tls_key || tls_ca || tls_peer) && (!have_dest ||
+	    !tls_cert || !tls_key || !tls_ca)) {
+		log_err("TLS needs --desturi and all of --tls-cert, --tls-key "
+		    "and --tls-ca");
+		return SEND_USAGE;
+	}
+	if (have_dest && dest.kind == ENDPOINT_TCP && !insecure && !tls_ca) {
+		log_err("--desturi tcp: needs --tls-cert, --tls-key and --tls-ca "
+		    "(mutual TLS), or --insecure");
+		return SEND_USAGE;
+	}
+	if (tls_ca && (send_cs.tls = tls_config_load(tls_cert, tls_key, tls_ca,
+	    tls_peer, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
 		return SEND_USAGE;
 	}
 	if (offline && !persistent) {

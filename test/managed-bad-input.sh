@@ -15,7 +15,11 @@ bad mig-send "only the socket= parameter" $q \
 bad mig-send "absolute path" $q --desturi 'qemu+unix:///system?socket=rel'
 bad mig-send "longer than" $q \
 	--desturi "qemu+unix:///system?socket=/$(printf '%0200d' 0)"
-bad mig-send "needs --insecure" $q --desturi tcp:127.0.0.1:9
+bad mig-send "(mutual TLS), or --insecure" $q --desturi tcp:127.0.0.1:9
+bad mig-send "TLS needs --desturi and all of" $q --desturi tcp:127.0.0.1:9 \
+	--tls-cert /x
+bad mig-send "/nonexistent" $q --desturi tcp:127.0.0.1:9 \
+	--tls-cert /nonexistent --tls-key /x --tls-ca /x
 bad mig-send "--offline needs --persistent" --domain g --desturi unix:$T/c \
 	--offline
 bad mig-send "--persistent, --offline" $q --migrate-uri unix:$T/m --persistent
@@ -31,7 +35,8 @@ printf 'name g\nqemu x\narg -qmp\n' >"$T/bad.def"
 bad mig-send "argument '-qmp' is managed by mig" $q --desturi unix:$T/c --definition "$T/bad.def"
 bad mig-send "--offline needs --domain NAME or --definition" $q \
 	--desturi unix:$T/c --offline --persistent
-bad mig-recv "needs --insecure" --listen tcp:127.0.0.1:9
+bad mig-recv "(mutual TLS), or --insecure" --listen tcp:127.0.0.1:9
+bad mig-recv "TLS needs --listen" --serve --tls-ca /x
 bad mig-recv "not both" --listen unix:$T/c --serve
 bad mig-recv "need --listen or --serve" --qmp unix:$T/q --once
 bad mig-recv "the source's choice" --listen unix:$T/c --persistent

@@ -19,6 +19,7 @@
 #include "config/store.h"
 #include "control/ctl_conn.h"
 #include "control/ctl_dest.h"
+#include "control/ctl_tls.h"
 #include "migrate/guard.h"
 #include "migrate/qemu.h"
 #include "migrate/recv.h"
@@ -29,6 +30,7 @@
 #define CTL_DEST_SEND_MS 10000
 #define CTL_DEST_MKDISK_MS 60000	/* one qemu-img create */
 #define CTL_DEST_DRAIN_MS 5000		/* the source's close, at the end */
+#define CTL_DEST_TLS_MS 10000		/* a source's TLS handshake */
 
 /* One session's state: large, and one at a time, so static. */
 static struct ctl_dest {
@@ -760,8 +762,8 @@ ctl_dest_listen(const struct ctl_dest_opts *o, const struct endpoint *ep,
 {
 	struct endpoint qmp;
 	char err[300];
-	int lfd, fd, rc = RECV_OK;
-	pid_t pid;
+	int lfd, fd, plain, rc = RECV_OK;
+	pid_t pid, relay;
 
 	lfd = sock_listen(ep, err, sizeof(err));
 	if (lfd < 0) {
@@ -780,8 +782,21 @@ ctl_dest_listen(const struct ctl_dest_opts *o, const struct endpoint *ep,
 			rc = RECV_FAILED;
 			break;
 		}
+		relay = 0;
+		if (o->tls) {
+			plain = ctl_tls_wrap(fd, o->tls, 1, clock_ms() +
+			    CTL_DEST_TLS_MS, &relay, err, sizeof(err));
+			if (plain < 0) {
+				/* Refused: the next source may be the right
+				 * one. */
+				log_err("%s", err);
+				close(fd);
+				continue;
+			}
+			fd = plain;
+		}
 		rc = ctl_dest_session(o, fd, fd, &pid, &qmp);
-		close(fd);
+		ctl_tls_end(fd, relay);
 		if (once) {
 			close(lfd);
 			if (ep->kind == ENDPOINT_UNIX)

@@ -25,7 +25,10 @@ struct ctl_dest_opts {
 	int64_t keepalive_ms;		/* 0: CTL_KEEPALIVE_MS */
 	int verbose;
 	FILE *json;
+	const struct tls_config *tls;	/* --listen: mutual TLS, or NULL */
 };
+
+struct tls_config;
 
 /*
  * Serve one migration on rfd/wfd.  Returns mig-recv's exit code (RECV_*);

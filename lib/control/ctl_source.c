@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "base/sock.h"
 #include "control/ctl_source.h"
+#include "control/ctl_tls.h"
 
 #define CTL_SOURCE_PREPARE_MS 120000	/* a launch and disks created */
 #define CTL_SOURCE_ABORT_MS 5000	/* the destination's reason */
@@ -208,10 +209,20 @@ int
 ctl_source_connect(struct ctl_source *cs, const struct endpoint *dest,
     int64_t deadline_ms, char *err, size_t errlen)
 {
-	int fd = sock_connect(dest, deadline_ms, err, errlen);
+	int fd = sock_connect(dest, deadline_ms, err, errlen), plain;
 
 	if (fd < 0)
 		return -1;
+	cs->relay = 0;
+	if (cs->tls) {
+		plain = ctl_tls_wrap(fd, cs->tls, 0, deadline_ms, &cs->relay,
+		    err, errlen);
+		if (plain < 0) {
+			close(fd);
+			return -1;
+		}
+		fd = plain;
+	}
 	ctl_conn_init(&cs->conn, fd, fd, 0, 0);
 	cs->peer.arg = cs;
 	cs->peer.prepare = ctl_source_prepare;
@@ -264,5 +275,5 @@ ctl_source_close(struct ctl_source *cs)
 		ctl_msg_init(m, CTL_BYE);
 		ctl_conn_send(&cs->conn, m, clock_ms() + 1000);
 	}
-	close(cs->conn.rfd);
+	ctl_tls_end(cs->conn.rfd, cs->relay);
 }

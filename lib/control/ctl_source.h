@@ -7,6 +7,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/endpoint.h"
 #include "config/def.h"
@@ -24,11 +25,16 @@ struct ctl_source {
 	uint32_t conns;			/* --parallel-connections, or 0 */
 	struct endpoint migrate_uri;	/* the source's, kind 0 if none */
 	struct endpoint disks_uri;
+	const struct tls_config *tls;	/* mutual TLS, or NULL */
+	pid_t relay;			/* its relay process, or 0 */
 };
+
+struct tls_config;
 
 /*
  * Connect to the destination's control socket (waiting at most
- * deadline_ms for it to answer) and set cs->peer's hooks.  Returns 0, or
+ * deadline_ms for it to answer; with cs->tls, the TLS handshake too) and
+ * set cs->peer's hooks.  Returns 0, or
  * -1 with one line in err.
  */
 int ctl_source_connect(struct ctl_source *cs, const struct endpoint *dest,
