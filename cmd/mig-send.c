@@ -21,6 +21,7 @@ static const char usage[] =
 "                  [--tls-cert F --tls-key F --tls-ca F [--tls-peer-name N] | --insecure]\n"
 "                  [--migrate-uri|--migrateuri URI] [--persistent] [--undefinesource]\n"
 "                  [--offline] [--definition FILE] [--dname NAME] [--p2p] [--live]\n"
+"                  [--keepalive MS]\n"
 "                [--copy-storage-all | --copy-storage-inc] [--disks-uri unix:PATH|tcp:H:P]\n"
 "                [--migrate-disks ID,...] [--copy-storage-synchronous-writes]\n"
 "                [--postcopy [--postcopy-after-precopy]] [--parallel [--parallel-connections N]]\n"

@@ -5,7 +5,8 @@
 # and the source's is removed for --undefinesource), one that refuses (the
 # source is told its reason and keeps running, nothing is left on the
 # destination); then offline migrations, with and without
-# --undefinesource: only the definition moves.
+# --undefinesource: only the definition moves; and a paused source
+# guest, which stays paused on the destination.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/qemu.sh"
 . "$(dirname "$0")/mig.sh"
@@ -98,4 +99,22 @@ expect_exit 0 "$BIN/mig-send" --domain h $(host_dirs src) --offline \
 wait_exit $SOCAT_PID 30
 cmp -s "$T/dst/etc/h.def" "$T/h.dst.def" || fail "offline: h not stored there"
 [ -e "$T/src/etc/h.def" ] && fail "offline --undefinesource: h still stored here"
+
+# 4. A paused source guest stays paused on the destination.
+hook 'cat'
+guest_def "$T/p.def" p "$T/p.serial"
+host_start src create "$T/p.def"
+ln -s "$T/src/run/p/qmp.sock" "$T/psrc.qmp"
+ln -s "$T/dst/run/p/qmp.sock" "$T/pdst.qmp"
+qmp_cmd psrc '{"execute":"stop"}' >/dev/null || fail "stop on the source"
+serve 5
+send_start_with --domain p $(host_dirs src) --desturi "unix:$T/ctl5.sock"
+expect_status send $SEND_PID 0
+outcome_is send "paused on destination"
+wait_exit $SOCAT_PID 30
+track "$(cat "$T/dst/run/p/pid")"
+case $(qmp_cmd pdst '{"execute":"query-status"}') in
+*'"status": "paused"'*|*'"status":"paused"'*) ;;
+*) fail "the destination guest is not paused: $(qmp_cmd pdst '{"execute":"query-status"}')" ;;
+esac
 exit 0

@@ -551,9 +551,11 @@ ctl_dest_offline(struct ctl_dest *d)
 }
 
 /*
- * After "started": let the source close first (within a few seconds), so
- * that a commit it sends late (after post-copy, "loaded" is read only at
- * the end) never meets a closed connection.
+ * At the end: let the source close first (within a few seconds), so that
+ * our last word is read before we close (a relay such as socat EXEC, or
+ * TCP with unread input, may drop it otherwise), and a commit it sends
+ * late (after post-copy, "loaded" is read only at the end) never meets a
+ * closed connection.
  */
 static void
 ctl_dest_drain(struct ctl_dest *d)
@@ -565,8 +567,8 @@ ctl_dest_drain(struct ctl_dest *d)
 		;
 }
 
-int
-ctl_dest_session(const struct ctl_dest_opts *o, int rfd, int wfd,
+static int
+ctl_dest_serve(const struct ctl_dest_opts *o, int rfd, int wfd,
     pid_t *pid, struct endpoint *qmp)
 {
 	struct ctl_dest *d = &ctl_dest;
@@ -702,13 +704,22 @@ ctl_dest_session(const struct ctl_dest_opts *o, int rfd, int wfd,
 	}
 	*pid = d->pid;
 	*qmp = ro->qmp;
-	ctl_dest_drain(d);
 	return rc;
 refuse:
 	ctl_dest_refuse(d, err);
 	guard_done(&d->guard);
 	ctl_dest_undo(d);
 	return RECV_FAILED;
+}
+
+int
+ctl_dest_session(const struct ctl_dest_opts *o, int rfd, int wfd,
+    pid_t *pid, struct endpoint *qmp)
+{
+	int rc = ctl_dest_serve(o, rfd, wfd, pid, qmp);
+
+	ctl_dest_drain(&ctl_dest);
+	return rc;
 }
 
 int
