@@ -1,5 +1,4 @@
 /* mig-config: guest definitions and their lifecycle.  See mig-config(1). */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,22 +8,36 @@
 #include "config/launch.h"
 #include "config/verbs.h"
 
-static const char usage[] =
-"usage: mig-config [--config-dir DIR] [--run-dir DIR] COMMAND ...\n"
-"  define FILE                 store a persistent definition (replaces one)\n"
-"  undefine NAME               remove it; a running guest keeps running\n"
-"  list [--all] [--json]       name, state, persistent or not\n"
-"  dumpdef NAME [--inactive]   the live definition, else the stored one\n"
-"  start NAME [--incoming] [--paused] [--foreground]\n"
-"  create FILE [--incoming] [--paused] [--foreground]   (transient)\n"
-"  destroy NAME                stop the guest's QEMU, remove its run state\n"
+static const char usage_head[] =
+"usage: mig-config [--config-dir DIR] [--run-dir DIR] COMMAND [ARGUMENT]\n"
+"                  [OPTION]...\n";
+static const char usage_tail[] =
 "FILE may be - (standard input).  Directories: --config-dir ($MIG_CONFIG_DIR,\n"
 "/etc/mig) holds definitions, --run-dir ($MIG_RUN_DIR, /run/mig) running guests.\n"
+"Options may come before or after the command.\n"
 "Exit: 0 done; 1 failed (QEMU, a file); 2 bad input, nothing changed.\n";
 
+/* The options a command may be given are O_ALL .. O_FOREGROUND. */
 enum {
-	O_CONFIG = 256, O_RUN, O_ALL, O_JSON, O_INACTIVE, O_INCOMING,
-	O_PAUSED, O_FOREGROUND,
+	O_CONFIG = 1, O_RUN, O_ALL, O_JSON, O_INACTIVE, O_INCOMING,
+	O_PAUSED, O_FOREGROUND, O_HELP, O_VERSION,
+};
+
+/* The one description of each option (base/opt.h); doc/mig-config.1 agrees. */
+static const struct opt opts[] = {
+	{ O_CONFIG, 0, "config-dir", "DIR", "the stored definitions" },
+	{ O_RUN, 0, "run-dir", "DIR", "the running guests' state" },
+	{ O_ALL, 0, "all", NULL, "list: the defined guests that do not run too" },
+	{ O_JSON, 0, "json", NULL, "list: one JSON object per line" },
+	{ O_INACTIVE, 0, "inactive", NULL, "dumpdef: the stored definition" },
+	{ O_INCOMING, 0, "incoming", NULL,
+	    "start, create: wait for a migration" },
+	{ O_PAUSED, 0, "paused", NULL, "start, create: leave the guest paused" },
+	{ O_FOREGROUND, 0, "foreground", NULL,
+	    "start, create: become QEMU (exec)" },
+	{ O_HELP, 'h', "help", NULL, "print this and exit" },
+	{ O_VERSION, 0, "version", NULL, "print the version and exit" },
+	{ 0 },
 };
 
 /* Which options each command takes (bits of 1 << (O_x - O_ALL)). */
@@ -35,91 +48,116 @@ static const struct {
 	const char *name;
 	const char *arg;	/* what its one argument is, or NULL */
 	unsigned flags;
+	const char *help;
 } cmds[] = {
-	{ "define", "FILE", 0 },
-	{ "undefine", "NAME", 0 },
-	{ "list", NULL, F(O_ALL) | F(O_JSON) },
-	{ "dumpdef", "NAME", F(O_INACTIVE) },
-	{ "start", "NAME", F_LAUNCH },
-	{ "create", "FILE", F_LAUNCH },
-	{ "destroy", "NAME", 0 },
+	{ "define", "FILE", 0, "store a persistent definition (replaces one)" },
+	{ "undefine", "NAME", 0, "remove it; a running guest keeps running" },
+	{ "list", NULL, F(O_ALL) | F(O_JSON), "name, state, persistent or not" },
+	{ "dumpdef", "NAME", F(O_INACTIVE),
+	    "the live definition, else the stored one" },
+	{ "start", "NAME", F_LAUNCH, "start a defined guest" },
+	{ "create", "FILE", F_LAUNCH, "start a guest without storing it (transient)" },
+	{ "destroy", "NAME", 0, "stop the guest's QEMU, remove its run state" },
 };
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
-static const struct option longopts[] = {
-	{ "config-dir", required_argument, NULL, O_CONFIG },
-	{ "run-dir", required_argument, NULL, O_RUN },
-	{ "all", no_argument, NULL, O_ALL },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "inactive", no_argument, NULL, O_INACTIVE },
-	{ "incoming", no_argument, NULL, O_INCOMING },
-	{ "paused", no_argument, NULL, O_PAUSED },
-	{ "foreground", no_argument, NULL, O_FOREGROUND },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
-};
+/* --help: each command with the options it takes, then the options. */
+static void
+usage(void)
+{
+	const struct opt *row;
+	char line[160], name[64];
+	size_t k, len;
+
+	fputs(usage_head, stdout);
+	for (k = 0; k < NCMDS; k++) {
+		len = (size_t)snprintf(line, sizeof(line), "%s%s%s",
+		    cmds[k].name, cmds[k].arg ? " " : "",
+		    cmds[k].arg ? cmds[k].arg : "");
+		for (row = opts; row->id != 0; row++) {
+			if (row->id < O_ALL || row->id > O_FOREGROUND ||
+			    !(cmds[k].flags & F(row->id)))
+				continue;
+			opt_format(row, 0, name, sizeof(name));
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+			    " [%s]", name);
+		}
+		if (len < 28)
+			printf("  %-28s%s\n", line, cmds[k].help);
+		else
+			printf("  %s\n%30s%s\n", line, "", cmds[k].help);
+	}
+	puts("Options:");
+	opt_help(stdout, opts);
+	fputs(usage_tail, stdout);
+}
 
 int
 main(int argc, char **argv)
 {
 	struct verbs_opts o;
+	struct opt_parser p;
+	const struct opt *row;
+	const char *val, *words[3];	/* COMMAND ARGUMENT and one too many */
 	unsigned given = 0;
-	const char *arg;
-	size_t i, k;
+	size_t k, need, nwords = 0;
+	char name[64];
 	int c;
 
 	memset(&o, 0, sizeof(o));
 	log_init("mig-config", 0);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	opt_start(&p, opts, argc, argv);
+	while ((c = opt_next(&p, &val)) != OPT_END) {
 		switch (c) {
-		case O_CONFIG: o.config_dir = optarg; break;
-		case O_RUN: o.run_dir = optarg; break;
+		case O_CONFIG: o.config_dir = val; break;
+		case O_RUN: o.run_dir = val; break;
 		case O_ALL: case O_JSON: case O_INACTIVE: case O_INCOMING:
 		case O_PAUSED: case O_FOREGROUND:
 			given |= F(c);
 			break;
-		case 'h':
-			fputs(usage, stdout);
+		case O_HELP:
+			usage();
 			return 0;
-		case 'V':
+		case O_VERSION:
 			puts("mig-config " MIG_VERSION);
 			return 0;
+		case OPT_OPERAND:
+			if (nwords < 3)
+				words[nwords++] = val;
+			break;
 		default:
-			opt_bad(c, argv, "h");
 			return VERBS_USAGE;
 		}
 	}
-	if (optind >= argc) {
+	if (nwords == 0) {
 		log_err("a command is required (see --help)");
 		return VERBS_USAGE;
 	}
-	for (k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
-		if (strcmp(argv[optind], cmds[k].name) == 0)
+	for (k = 0; k < NCMDS; k++)
+		if (strcmp(words[0], cmds[k].name) == 0)
 			break;
-	if (k == sizeof(cmds) / sizeof(cmds[0])) {
-		log_err("unknown command '%s' (see --help)", argv[optind]);
+	if (k == NCMDS) {
+		log_err("unknown command '%s' (see --help)", words[0]);
 		return VERBS_USAGE;
 	}
-	for (i = 0; i < sizeof(longopts) / sizeof(longopts[0]) - 1; i++) {
-		c = longopts[i].val;
-		if (c >= O_ALL && c <= O_FOREGROUND && (given & F(c)) &&
-		    !(cmds[k].flags & F(c))) {
-			log_err("%s takes no --%s", cmds[k].name,
-			    longopts[i].name);
+	for (row = opts; row->id != 0; row++) {
+		if (row->id >= O_ALL && row->id <= O_FOREGROUND &&
+		    (given & F(row->id)) && !(cmds[k].flags & F(row->id))) {
+			opt_format(row, 0, name, sizeof(name));
+			log_err("%s takes no %s", cmds[k].name, name);
 			return VERBS_USAGE;
 		}
 	}
-	if (cmds[k].arg && optind + 1 >= argc) {
+	need = cmds[k].arg ? 2 : 1;
+	if (nwords < need) {
 		log_err("%s needs a %s", cmds[k].name, cmds[k].arg);
 		return VERBS_USAGE;
 	}
-	if (optind + (cmds[k].arg ? 2 : 1) < argc) {
-		log_err("unexpected argument '%s'",
-		    argv[optind + (cmds[k].arg ? 2 : 1)]);
+	if (nwords > need) {
+		log_err("unexpected argument '%s'", words[need]);
 		return VERBS_USAGE;
 	}
-	arg = argv[optind + 1];
+	val = need == 2 ? words[1] : NULL;
 	o.all = !!(given & F(O_ALL));
 	o.json = !!(given & F(O_JSON));
 	o.inactive = !!(given & F(O_INACTIVE));
@@ -127,12 +165,12 @@ main(int argc, char **argv)
 	    (given & F(O_PAUSED) ? LAUNCH_PAUSED : 0) |
 	    (given & F(O_FOREGROUND) ? LAUNCH_FOREGROUND : 0);
 	switch (k) {
-	case 0: return verbs_define(&o, arg);
-	case 1: return verbs_undefine(&o, arg);
+	case 0: return verbs_define(&o, val);
+	case 1: return verbs_undefine(&o, val);
 	case 2: return verbs_list(&o);
-	case 3: return verbs_dumpdef(&o, arg);
-	case 4: return verbs_start(&o, arg);
-	case 5: return verbs_create(&o, arg);
-	default: return verbs_destroy(&o, arg);
+	case 3: return verbs_dumpdef(&o, val);
+	case 4: return verbs_start(&o, val);
+	case 5: return verbs_create(&o, val);
+	default: return verbs_destroy(&o, val);
 	}
 }

@@ -1,33 +1,24 @@
 /* mig-recv: the destination side of a live migration.  See mig-recv(1). */
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/log.h"
 #include "base/opt.h"
-#include "base/version.h"
-#include "tls/tls.h"
 #include "base/sig.h"
+#include "base/version.h"
 #include "control/ctl_dest.h"
 #include "control/desturi.h"
+#include "tls/tls.h"
 #include "migrate/recv.h"
 
-static const char usage[] =
-"usage: mig-recv --qmp unix:DST_QMP | --domain NAME [--config-dir DIR] [--run-dir DIR]\n"
-"                [--persistent] [--incoming unix:PATH|tcp:H:P|-] [--nbd unix:PATH|tcp:H:P]\n"
-"                [--migrate-disks ID,...] [--postcopy] [--parallel [--parallel-connections N]]\n"
-"                [--paused] [--timeout SECS] [--idle-timeout SECS] [--wait SECS]\n"
-"                [--ready-file PATH] [--verbose] [--json] [--help] [--version]\n"
-"       mig-recv --listen unix:PATH|tcp:H:P [--once]\n"
-"                [--tls-cert F --tls-key F --tls-ca F [--tls-peer-name N] | --insecure]\n"
-"              | --serve\n"
-"                [--qmp unix:DST_QMP | --domain NAME] [--config-dir DIR] [--run-dir DIR]\n"
-"                [--incoming URI] [--nbd URI] [--paused] [--timeout SECS] [--keepalive MS]\n"
-"                [--verbose] [--json]\n"
+static const char usage_head[] =
+"usage: mig-recv (--qmp unix:DST_QMP | --domain NAME) [OPTION]...\n"
+"       mig-recv --listen URI [--once] | --serve [OPTION]...\n"
 "Prepares a destination QEMU started with -incoming defer, prints 'ready' once\n"
-"its sockets listen, and starts the guest when the migration has completed.\n"
+"its sockets listen, and starts the guest when the migration has completed.\n";
+static const char usage_tail[] =
 "Exit: 0 migrated; 1 failed, the guest is not here (destination QEMU quit);\n"
 "      2 bad input, nothing changed; 3 failed after the post-copy switch-over;\n"
 "      4 the guest is left paused here; 5 the destination QEMU died with it;\n"
@@ -36,43 +27,52 @@ static const char usage[] =
 "      --once: after the migration, QEMU's own exit status.\n";
 
 enum {
-	O_QMP = 256, O_INCOMING, O_NBD, O_DISKS, O_POSTCOPY, O_PARALLEL,
-	O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE, O_WAIT, O_READY, O_JSON,
-	O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT, O_LISTEN, O_SERVE, O_ONCE,
-	O_INSECURE, O_KEEPALIVE, O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_TLS_PEER,
+	O_QMP = 1, O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT, O_INCOMING, O_NBD,
+	O_DISKS, O_POSTCOPY, O_PARALLEL, O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE,
+	O_WAIT, O_READY, O_CONTEXT, O_VERBOSE, O_JSON, O_HELP, O_VERSION,
+	O_LISTEN, O_SERVE, O_ONCE, O_INSECURE, O_KEEPALIVE, O_TLS_CERT,
+	O_TLS_KEY, O_TLS_CA, O_TLS_PEER,
 };
 
-static const struct option longopts[] = {
-	{ "qmp", required_argument, NULL, O_QMP },
-	{ "domain", required_argument, NULL, O_DOMAIN },
-	{ "config-dir", required_argument, NULL, O_CONFIG },
-	{ "run-dir", required_argument, NULL, O_RUN },
-	{ "persistent", no_argument, NULL, O_PERSISTENT },
-	{ "incoming", required_argument, NULL, O_INCOMING },
-	{ "listen", required_argument, NULL, O_LISTEN },
-	{ "serve", no_argument, NULL, O_SERVE },
-	{ "once", no_argument, NULL, O_ONCE },
-	{ "insecure", no_argument, NULL, O_INSECURE },
-	{ "tls-cert", required_argument, NULL, O_TLS_CERT },
-	{ "tls-key", required_argument, NULL, O_TLS_KEY },
-	{ "tls-ca", required_argument, NULL, O_TLS_CA },
-	{ "tls-peer-name", required_argument, NULL, O_TLS_PEER },
-	{ "keepalive", required_argument, NULL, O_KEEPALIVE },
-	{ "nbd", required_argument, NULL, O_NBD },
-	{ "migrate-disks", required_argument, NULL, O_DISKS },
-	{ "postcopy", no_argument, NULL, O_POSTCOPY },
-	{ "parallel", no_argument, NULL, O_PARALLEL },
-	{ "parallel-connections", required_argument, NULL, O_CONNS },
-	{ "paused", no_argument, NULL, O_PAUSED },
-	{ "timeout", required_argument, NULL, O_TIMEOUT },
-	{ "idle-timeout", required_argument, NULL, O_IDLE },
-	{ "wait", required_argument, NULL, O_WAIT },
-	{ "ready-file", required_argument, NULL, O_READY },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+/* The one description of each option (base/opt.h); doc/mig-recv.1 agrees. */
+static const struct opt opts[] = {
+	{ O_QMP, 0, "qmp", "unix:PATH", "the destination QEMU's QMP socket" },
+	{ O_DOMAIN, 0, "domain", "NAME", "or: the mig-config guest NAME" },
+	{ O_CONFIG, 0, "config-dir", "DIR", "--domain's definitions (/etc/mig)" },
+	{ O_RUN, 0, "run-dir", "DIR", "--domain's run state (/run/mig)" },
+	{ O_PERSISTENT, 0, "persistent", NULL,
+	    "store --domain's definition once migrated" },
+	{ O_LISTEN, 0, "listen", "URI", "managed: wait for sources here" },
+	{ O_SERVE, 0, "serve", NULL, "managed: one source on stdin/stdout" },
+	{ O_ONCE, 0, "once", NULL, "managed: one migration, then supervise" },
+	{ O_TLS_CERT, 0, "tls-cert", "FILE", "managed: our TLS certificate" },
+	{ O_TLS_KEY, 0, "tls-key", "FILE", "managed: its key" },
+	{ O_TLS_CA, 0, "tls-ca", "FILE", "managed: the CA of the peer's" },
+	{ O_TLS_PEER, 0, "tls-peer-name", "NAME",
+	    "managed: the peer's certificate name" },
+	{ O_INSECURE, 0, "insecure", NULL, "managed: allow tcp: in clear" },
+	{ O_KEEPALIVE, 0, "keepalive", "MS",
+	    "managed: keepalive interval (5000)" },
+	{ O_INCOMING, 0, "incoming", "unix:PATH|tcp:H:P|-",
+	    "wait for the stream here (default -)" },
+	{ O_NBD, 0, "nbd", "unix:PATH|tcp:H:P", "serve the disks to copy here" },
+	{ O_DISKS, 0, "migrate-disks", "ID,...", "export only these disks" },
+	{ O_POSTCOPY, 0, "postcopy", NULL, "accept a post-copy switch-over" },
+	{ O_PARALLEL, 0, "parallel", NULL, "accept several connections" },
+	{ O_CONNS, 0, "parallel-connections", "N", "how many (default 2)" },
+	{ O_PAUSED, 0, "paused", NULL, "leave the guest paused after" },
+	{ O_TIMEOUT, 0, "timeout", "SECS", "give up if not migrated by then" },
+	{ O_IDLE, 0, "idle-timeout", "SECS",
+	    "give up on a silent source (default 120)" },
+	{ O_WAIT, 0, "wait", "SECS", "wait up to SECS for the QMP socket" },
+	{ O_READY, 0, "ready-file", "PATH", "create PATH once the sockets listen" },
+	{ O_CONTEXT, 0, "socket-context", "CONTEXT",
+	    "the SELinux label of the sockets it creates" },
+	{ O_VERBOSE, 'v', "verbose", NULL, "narrate the steps" },
+	{ O_JSON, 0, "json", NULL, "JSON lines instead of 'ready'" },
+	{ O_HELP, 'h', "help", NULL, "print this and exit" },
+	{ O_VERSION, 0, "version", NULL, "print the version and exit" },
+	{ 0 },
 };
 
 /* --listen and --serve: the destination's control side. */
@@ -130,15 +130,17 @@ int
 main(int argc, char **argv)
 {
 	struct recv_opts o;
+	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
+	    ENDPOINT_ALLOW(ENDPOINT_TCP);
+	int have_qmp = 0, have_incoming = 0, conns_given = 0, json = 0, c;
 	struct endpoint listen;
 	int serve = 0, have_listen = 0, once = 0, insecure = 0;
 	int64_t keepalive = 0;
 	const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
 	const char *tls_peer = NULL;
 	struct tls_config *tls = NULL;
-	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
-	    ENDPOINT_ALLOW(ENDPOINT_TCP);
-	int have_qmp = 0, have_incoming = 0, conns_given = 0, json = 0, c;
+	struct opt_parser p;
+	const char *val;
 	int64_t n;
 	char err[300];
 
@@ -146,27 +148,27 @@ main(int argc, char **argv)
 	o.parallel_connections = 2;
 	o.idle_timeout_s = 120;
 	log_init("mig-recv", 0);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+	opt_start(&p, opts, argc, argv);
+	while ((c = opt_next(&p, &val)) != OPT_END) {
 		switch (c) {
 		case O_QMP:
-			if (opt_endpoint("--qmp", optarg,
+			if (opt_endpoint("--qmp", val,
 			    ENDPOINT_ALLOW(ENDPOINT_UNIX), &o.qmp) < 0)
 				return RECV_USAGE;
 			have_qmp = 1;
 			break;
 		case O_INCOMING:
-			if (opt_endpoint("--incoming", optarg, ENDPOINT_ANY,
+			if (opt_endpoint("--incoming", val, ENDPOINT_ANY,
 			    &o.incoming) < 0)
 				return RECV_USAGE;
 			have_incoming = 1;
 			break;
 		case O_NBD:
-			if (opt_endpoint("--nbd", optarg, sockets, &o.nbd) < 0)
+			if (opt_endpoint("--nbd", val, sockets, &o.nbd) < 0)
 				return RECV_USAGE;
 			break;
 		case O_LISTEN:
-			if (desturi_parse(optarg, &listen, err, sizeof(err)) < 0) {
+			if (desturi_parse(val, &listen, err, sizeof(err)) < 0) {
 				log_err("--listen: %s", err);
 				return RECV_USAGE;
 			}
@@ -175,24 +177,24 @@ main(int argc, char **argv)
 		case O_SERVE: serve = 1; break;
 		case O_ONCE: once = 1; break;
 		case O_INSECURE: insecure = 1; break;
-		case O_TLS_CERT: tls_cert = optarg; break;
-		case O_TLS_KEY: tls_key = optarg; break;
-		case O_TLS_CA: tls_ca = optarg; break;
-		case O_TLS_PEER: tls_peer = optarg; break;
+		case O_TLS_CERT: tls_cert = val; break;
+		case O_TLS_KEY: tls_key = val; break;
+		case O_TLS_CA: tls_ca = val; break;
+		case O_TLS_PEER: tls_peer = val; break;
 		case O_KEEPALIVE:
-			if (opt_number("--keepalive", optarg, 100, 600000,
+			if (opt_number("--keepalive", val, 100, 600000,
 			    &keepalive) < 0)
 				return RECV_USAGE;
 			break;
-		case O_DOMAIN: o.cfg.domain = optarg; break;
-		case O_CONFIG: o.cfg.config_dir = optarg; break;
-		case O_RUN: o.cfg.run_dir = optarg; break;
+		case O_DOMAIN: o.cfg.domain = val; break;
+		case O_CONFIG: o.cfg.config_dir = val; break;
+		case O_RUN: o.cfg.run_dir = val; break;
 		case O_PERSISTENT: o.cfg.persistent = 1; break;
-		case O_DISKS: o.migrate_disks = optarg; break;
+		case O_DISKS: o.migrate_disks = val; break;
 		case O_POSTCOPY: o.postcopy = 1; break;
 		case O_PARALLEL: o.parallel = 1; break;
 		case O_CONNS:
-			if (opt_number("--parallel-connections", optarg, 1, 255,
+			if (opt_number("--parallel-connections", val, 1, 255,
 			    &n) < 0)
 				return RECV_USAGE;
 			o.parallel_connections = (int)n;
@@ -200,43 +202,47 @@ main(int argc, char **argv)
 			break;
 		case O_PAUSED: o.paused = 1; break;
 		case O_TIMEOUT:
-			if (opt_number("--timeout", optarg, 1, 1 << 30,
+			if (opt_number("--timeout", val, 1, 1 << 30,
 			    &o.timeout_s) < 0)
 				return RECV_USAGE;
 			break;
 		case O_WAIT:
-			if (opt_number("--wait", optarg, 0, 1 << 20,
+			if (opt_number("--wait", val, 0, 1 << 20,
 			    &o.wait_s) < 0)
 				return RECV_USAGE;
 			break;
 		case O_READY:
-			if (*optarg == '\0') {
+			if (*val == '\0') {
 				log_err("--ready-file needs a path");
 				return RECV_USAGE;
 			}
-			o.ready_file = optarg;
+			o.ready_file = val;
 			break;
 		case O_IDLE:
-			if (opt_number("--idle-timeout", optarg, 0, 1 << 30,
+			if (opt_number("--idle-timeout", val, 0, 1 << 30,
 			    &o.idle_timeout_s) < 0)
 				return RECV_USAGE;
 			break;
-		case 'v': o.verbose = 1; break;
+		case O_CONTEXT:
+			if (opt_socket_context(val) < 0)
+				return RECV_USAGE;
+			break;
+		case O_VERBOSE: o.verbose = 1; break;
 		case O_JSON: json = 1; break;
-		case 'h':
-			fputs(usage, stdout);
+		case O_HELP:
+			fputs(usage_head, stdout);
+			opt_help(stdout, opts);
+			fputs(usage_tail, stdout);
 			return 0;
-		case 'V':
+		case O_VERSION:
 			puts("mig-recv " MIG_VERSION);
 			return 0;
+		case OPT_OPERAND:
+			log_err("unexpected argument '%s'", val);
+			return RECV_USAGE;
 		default:
-			opt_bad(c, argv, "vh");
 			return RECV_USAGE;
 		}
-	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		return RECV_USAGE;
 	}
 	if (serve && have_listen) {
 		log_err("give --listen or --serve, not both");

@@ -1,6 +1,5 @@
 /* mig-send: the source side of a live migration.  See mig-send(1). */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,93 +7,98 @@
 #include "base/opt.h"
 #include "base/sock.h"
 #include "base/version.h"
-#include "tls/tls.h"
 #include "config/store.h"
 #include "control/ctl_source.h"
 #include "control/desturi.h"
+#include "tls/tls.h"
 #include "migrate/send.h"
 
-static const char usage[] =
-"usage: mig-send --qmp unix:SRC_QMP | --domain NAME [--config-dir DIR] [--run-dir DIR]\n"
-"                --migrate-uri unix:PATH|tcp:H:P|- [--undefinesource]\n"
-"                | --desturi unix:PATH|tcp:H:P|qemu+unix:///system?socket=PATH\n"
-"                  [--tls-cert F --tls-key F --tls-ca F [--tls-peer-name N] | --insecure]\n"
-"                  [--migrate-uri|--migrateuri URI] [--persistent] [--undefinesource]\n"
-"                  [--offline] [--definition FILE] [--dname NAME] [--p2p] [--live]\n"
-"                  [--keepalive MS]\n"
-"                [--copy-storage-all | --copy-storage-inc] [--disks-uri unix:PATH|tcp:H:P]\n"
-"                [--migrate-disks ID,...] [--copy-storage-synchronous-writes]\n"
-"                [--postcopy [--postcopy-after-precopy]] [--parallel [--parallel-connections N]]\n"
-"                [--bandwidth MiB/s] [--downtime MS] [--auto-converge] [--compressed]\n"
-"                [--timeout SECS [--timeout-suspend | --timeout-postcopy]]\n"
-"                [--stall-timeout SECS] [--keep-source] [--dry-run] [--wait SECS]\n"
-"                [--verbose] [--json] [--help] [--version]\n"
-"Migrates the guest of the source QEMU to a destination prepared by mig-recv.\n"
-"Exit: 0 migrated; 1 failed, guest runs on the source; 2 bad input, nothing changed;\n"
-"      3 failed after the post-copy switch-over; 4 the source guest is left paused\n"
-"      (rollback incomplete, or the destination's outcome unknown); 5 the source\n"
-"      QEMU died with the guest; 6 migrated, but --undefinesource failed;\n"
-"      7 in doubt (--desturi): the control connection was lost after the\n"
-"      commit; the source guest is left paused.\n";
+static const char usage_head[] =
+"usage: mig-send (--qmp unix:SRC_QMP | --domain NAME)\n"
+"                (--migrate-uri unix:PATH|tcp:H:P|- | --desturi URI) [OPTION]...\n"
+"Migrates the guest of the source QEMU to a destination prepared by mig-recv.\n";
+static const char usage_tail[] =
+"Exit: 0 migrated; 1 failed, guest runs on the source; 2 bad input, nothing\n"
+"      changed; 3 failed after the post-copy switch-over; 4 the source guest is\n"
+"      left paused (rollback incomplete, or the destination's outcome unknown);\n"
+"      5 the source QEMU died with the guest; 6 migrated, but --undefinesource\n"
+"      failed; 7 in doubt (--desturi): the control connection was lost after\n"
+"      the commit, the source guest is left paused.\n";
 
 enum {
-	O_QMP = 256, O_URI, O_ALL, O_INC, O_DISKS_URI, O_DISKS, O_SYNC,
-	O_POSTCOPY, O_AFTER, O_PARALLEL, O_CONNS, O_BW, O_DOWNTIME, O_AC,
-	O_COMP, O_TIMEOUT, O_STALL, O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_WAIT, O_JSON, O_HELP,
-	O_DOMAIN, O_CONFIG, O_RUN, O_UNDEFINE,
-	O_DESTURI, O_P2P, O_LIVE, O_PERSISTENT, O_OFFLINE, O_DEFINITION,
-	O_DNAME, O_TUNNELLED, O_INSECURE, O_KEEPALIVE, O_TLS_CERT, O_TLS_KEY,
-	O_TLS_CA, O_TLS_PEER,
+	O_QMP = 1, O_DOMAIN, O_CONFIG, O_RUN, O_UNDEFINE, O_URI, O_ALL, O_INC,
+	O_DISKS_URI, O_DISKS, O_SYNC, O_POSTCOPY, O_AFTER, O_PARALLEL,
+	O_CONNS, O_BW, O_DOWNTIME, O_AC, O_COMP, O_TIMEOUT, O_STALL,
+	O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_WAIT, O_CONTEXT, O_VERBOSE, O_JSON,
+	O_HELP, O_VERSION,
+	O_DESTURI, O_MIGRATEURI, O_P2P, O_LIVE, O_PERSISTENT, O_OFFLINE,
+	O_DEFINITION, O_DNAME, O_TUNNELLED, O_INSECURE, O_KEEPALIVE,
+	O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_TLS_PEER,
 };
 
-static const struct option longopts[] = {
-	{ "qmp", required_argument, NULL, O_QMP },
-	{ "domain", required_argument, NULL, O_DOMAIN },
-	{ "config-dir", required_argument, NULL, O_CONFIG },
-	{ "run-dir", required_argument, NULL, O_RUN },
-	{ "undefinesource", no_argument, NULL, O_UNDEFINE },
-	{ "migrate-uri", required_argument, NULL, O_URI },
-	{ "migrateuri", required_argument, NULL, O_URI },
-	{ "desturi", required_argument, NULL, O_DESTURI },
-	{ "p2p", no_argument, NULL, O_P2P },
-	{ "live", no_argument, NULL, O_LIVE },
-	{ "persistent", no_argument, NULL, O_PERSISTENT },
-	{ "offline", no_argument, NULL, O_OFFLINE },
-	{ "definition", required_argument, NULL, O_DEFINITION },
-	{ "dname", required_argument, NULL, O_DNAME },
-	{ "tunnelled", no_argument, NULL, O_TUNNELLED },
-	{ "tunneled", no_argument, NULL, O_TUNNELLED },
-	{ "insecure", no_argument, NULL, O_INSECURE },
-	{ "tls-cert", required_argument, NULL, O_TLS_CERT },
-	{ "tls-key", required_argument, NULL, O_TLS_KEY },
-	{ "tls-ca", required_argument, NULL, O_TLS_CA },
-	{ "tls-peer-name", required_argument, NULL, O_TLS_PEER },
-	{ "keepalive", required_argument, NULL, O_KEEPALIVE },
-	{ "copy-storage-all", no_argument, NULL, O_ALL },
-	{ "copy-storage-inc", no_argument, NULL, O_INC },
-	{ "disks-uri", required_argument, NULL, O_DISKS_URI },
-	{ "migrate-disks", required_argument, NULL, O_DISKS },
-	{ "copy-storage-synchronous-writes", no_argument, NULL, O_SYNC },
-	{ "postcopy", no_argument, NULL, O_POSTCOPY },
-	{ "postcopy-after-precopy", no_argument, NULL, O_AFTER },
-	{ "parallel", no_argument, NULL, O_PARALLEL },
-	{ "parallel-connections", required_argument, NULL, O_CONNS },
-	{ "bandwidth", required_argument, NULL, O_BW },
-	{ "downtime", required_argument, NULL, O_DOWNTIME },
-	{ "auto-converge", no_argument, NULL, O_AC },
-	{ "compressed", no_argument, NULL, O_COMP },
-	{ "timeout", required_argument, NULL, O_TIMEOUT },
-	{ "stall-timeout", required_argument, NULL, O_STALL },
-	{ "timeout-suspend", no_argument, NULL, O_T_SUSPEND },
-	{ "timeout-postcopy", no_argument, NULL, O_T_POSTCOPY },
-	{ "keep-source", no_argument, NULL, O_KEEP },
-	{ "dry-run", no_argument, NULL, O_DRY },
-	{ "wait", required_argument, NULL, O_WAIT },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "json", no_argument, NULL, O_JSON },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+/* The one description of each option (base/opt.h); doc/mig-send.1 agrees. */
+static const struct opt opts[] = {
+	{ O_QMP, 0, "qmp", "unix:PATH", "the source QEMU's QMP socket" },
+	{ O_DOMAIN, 0, "domain", "NAME", "or: the mig-config guest NAME" },
+	{ O_CONFIG, 0, "config-dir", "DIR", "--domain's definitions (/etc/mig)" },
+	{ O_RUN, 0, "run-dir", "DIR", "--domain's run state (/run/mig)" },
+	{ O_UNDEFINE, 0, "undefinesource", NULL,
+	    "remove --domain's definition once migrated" },
+	{ O_URI, 0, "migrate-uri", "unix:PATH|tcp:H:P|-",
+	    "where the destination waits for the stream" },
+	{ O_DESTURI, 0, "desturi", "URI",
+	    "managed: the destination's control socket" },
+	{ O_MIGRATEURI, 0, "migrateuri", "URI", "libvirt's --migrate-uri" },
+	{ O_P2P, 0, "p2p", NULL, "accepted (libvirt's; what mig does)" },
+	{ O_LIVE, 0, "live", NULL, "accepted (libvirt's; what mig does)" },
+	{ O_PERSISTENT, 0, "persistent", NULL,
+	    "managed: the destination stores the definition" },
+	{ O_OFFLINE, 0, "offline", NULL,
+	    "managed: move the definition only" },
+	{ O_DEFINITION, 0, "definition", "FILE",
+	    "managed: send this definition" },
+	{ O_DNAME, 0, "dname", "NAME", "managed: the guest's name there" },
+	{ O_TUNNELLED, 0, "tunnelled", NULL, "refused: not implemented yet" },
+	{ O_TLS_CERT, 0, "tls-cert", "FILE", "managed: our TLS certificate" },
+	{ O_TLS_KEY, 0, "tls-key", "FILE", "managed: its key" },
+	{ O_TLS_CA, 0, "tls-ca", "FILE", "managed: the CA of the peer's" },
+	{ O_TLS_PEER, 0, "tls-peer-name", "NAME",
+	    "managed: the peer's certificate name" },
+	{ O_INSECURE, 0, "insecure", NULL, "managed: allow tcp: in clear" },
+	{ O_KEEPALIVE, 0, "keepalive", "MS",
+	    "managed: keepalive interval (5000)" },
+	{ O_ALL, 0, "copy-storage-all", NULL, "copy the disks in full" },
+	{ O_INC, 0, "copy-storage-inc", NULL, "copy only their top images" },
+	{ O_DISKS_URI, 0, "disks-uri", "unix:PATH|tcp:H:P",
+	    "the destination's NBD server (mig-recv --nbd)" },
+	{ O_DISKS, 0, "migrate-disks", "ID,...", "copy only these disks" },
+	{ O_SYNC, 0, "copy-storage-synchronous-writes", NULL,
+	    "mirror write-blocking: the copy keeps up" },
+	{ O_POSTCOPY, 0, "postcopy", NULL, "allow a switch to post-copy" },
+	{ O_AFTER, 0, "postcopy-after-precopy", NULL,
+	    "switch to it after the first pass" },
+	{ O_PARALLEL, 0, "parallel", NULL, "memory over several connections" },
+	{ O_CONNS, 0, "parallel-connections", "N", "how many (default 2)" },
+	{ O_BW, 0, "bandwidth", "MiB/s", "limit the memory migration" },
+	{ O_DOWNTIME, 0, "downtime", "MS", "the longest pause at the switch-over" },
+	{ O_AC, 0, "auto-converge", NULL, "throttle the guest if it does not converge" },
+	{ O_COMP, 0, "compressed", NULL, "send page deltas (xbzrle)" },
+	{ O_TIMEOUT, 0, "timeout", "SECS", "after SECS, suspend the guest to finish" },
+	{ O_STALL, 0, "stall-timeout", "SECS",
+	    "fail if no byte moves for SECS (default 60)" },
+	{ O_T_SUSPEND, 0, "timeout-suspend", NULL, "suspend at --timeout (default)" },
+	{ O_T_POSTCOPY, 0, "timeout-postcopy", NULL,
+	    "switch to post-copy at --timeout" },
+	{ O_KEEP, 0, "keep-source", NULL, "leave the source QEMU paused after" },
+	{ O_DRY, 0, "dry-run", NULL, "check; say what the destination needs" },
+	{ O_WAIT, 0, "wait", "SECS", "wait up to SECS for the sockets" },
+	{ O_CONTEXT, 0, "socket-context", "CONTEXT",
+	    "the SELinux label of the sockets it creates" },
+	{ O_VERBOSE, 'v', "verbose", NULL, "narrate, with a progress line" },
+	{ O_JSON, 0, "json", NULL, "JSON lines: phases, progress, summary" },
+	{ O_HELP, 'h', "help", NULL, "print this and exit" },
+	{ O_VERSION, 0, "version", NULL, "print the version and exit" },
+	{ 0 },
 };
 
 static struct def send_def;		/* what travels, managed */
@@ -193,15 +197,17 @@ int
 main(int argc, char **argv)
 {
 	struct send_opts o;
+	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
+	    ENDPOINT_ALLOW(ENDPOINT_TCP);
+	int have_qmp = 0, have_uri = 0, json = 0, conns_given = 0, c;
 	struct endpoint dest;
 	const char *definition = NULL, *dname = NULL;
 	int have_dest = 0, persistent = 0, offline = 0, insecure = 0, rc;
 	int64_t keepalive = 0;
 	const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
 	const char *tls_peer = NULL;
-	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
-	    ENDPOINT_ALLOW(ENDPOINT_TCP);
-	int have_qmp = 0, have_uri = 0, json = 0, conns_given = 0, c;
+	struct opt_parser p;
+	const char *val;
 	int64_t n;
 	char err[300];
 
@@ -209,17 +215,18 @@ main(int argc, char **argv)
 	o.stall_timeout_s = 60;
 	o.parallel_connections = 2;
 	log_init("mig-send", 0);
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
+	opt_start(&p, opts, argc, argv);
+	while ((c = opt_next(&p, &val)) != OPT_END) {
 		switch (c) {
 		case O_QMP:
-			if (opt_endpoint("--qmp", optarg,
+			if (opt_endpoint("--qmp", val,
 			    ENDPOINT_ALLOW(ENDPOINT_UNIX), &o.qmp) < 0)
 				return SEND_USAGE;
 			have_qmp = 1;
 			break;
 		case O_URI:
-			if (opt_endpoint("--migrate-uri", optarg, ENDPOINT_ANY,
+		case O_MIGRATEURI:
+			if (opt_endpoint("--migrate-uri", val, ENDPOINT_ANY,
 			    &o.migrate_uri) < 0)
 				return SEND_USAGE;
 			have_uri = 1;
@@ -234,12 +241,12 @@ main(int argc, char **argv)
 			o.storage = c == O_ALL ? SEND_STORAGE_ALL : SEND_STORAGE_INC;
 			break;
 		case O_DISKS_URI:
-			if (opt_endpoint("--disks-uri", optarg, sockets,
+			if (opt_endpoint("--disks-uri", val, sockets,
 			    &o.disks_uri) < 0)
 				return SEND_USAGE;
 			break;
 		case O_DESTURI:
-			if (desturi_parse(optarg, &dest, err, sizeof(err)) < 0) {
+			if (desturi_parse(val, &dest, err, sizeof(err)) < 0) {
 				log_err("--desturi: %s", err);
 				return SEND_USAGE;
 			}
@@ -248,21 +255,21 @@ main(int argc, char **argv)
 		case O_P2P: case O_LIVE: break;	/* what mig always does */
 		case O_PERSISTENT: persistent = 1; break;
 		case O_OFFLINE: offline = 1; break;
-		case O_DEFINITION: definition = optarg; break;
+		case O_DEFINITION: definition = val; break;
 		case O_DNAME:
-			if (!def_name_ok(optarg, err, sizeof(err))) {
+			if (!def_name_ok(val, err, sizeof(err))) {
 				log_err("--dname: %s", err);
 				return SEND_USAGE;
 			}
-			dname = optarg;
+			dname = val;
 			break;
 		case O_INSECURE: insecure = 1; break;
-		case O_TLS_CERT: tls_cert = optarg; break;
-		case O_TLS_KEY: tls_key = optarg; break;
-		case O_TLS_CA: tls_ca = optarg; break;
-		case O_TLS_PEER: tls_peer = optarg; break;
+		case O_TLS_CERT: tls_cert = val; break;
+		case O_TLS_KEY: tls_key = val; break;
+		case O_TLS_CA: tls_ca = val; break;
+		case O_TLS_PEER: tls_peer = val; break;
 		case O_KEEPALIVE:
-			if (opt_number("--keepalive", optarg, 100, 600000,
+			if (opt_number("--keepalive", val, 100, 600000,
 			    &keepalive) < 0)
 				return SEND_USAGE;
 			break;
@@ -271,41 +278,41 @@ main(int argc, char **argv)
 			    "mig-tunnel between the hosts and give --migrate-uri "
 			    "and --disks-uri through it");
 			return SEND_USAGE;
-		case O_DOMAIN: o.cfg.domain = optarg; break;
-		case O_CONFIG: o.cfg.config_dir = optarg; break;
-		case O_RUN: o.cfg.run_dir = optarg; break;
+		case O_DOMAIN: o.cfg.domain = val; break;
+		case O_CONFIG: o.cfg.config_dir = val; break;
+		case O_RUN: o.cfg.run_dir = val; break;
 		case O_UNDEFINE: o.cfg.undefinesource = 1; break;
-		case O_DISKS: o.migrate_disks = optarg; break;
+		case O_DISKS: o.migrate_disks = val; break;
 		case O_SYNC: o.sync_writes = 1; break;
 		case O_POSTCOPY: o.postcopy = 1; break;
 		case O_AFTER: o.postcopy_after_precopy = 1; break;
 		case O_PARALLEL: o.parallel = 1; break;
 		case O_CONNS:
-			if (opt_number("--parallel-connections", optarg, 1, 255,
+			if (opt_number("--parallel-connections", val, 1, 255,
 			    &n) < 0)
 				return SEND_USAGE;
 			o.parallel_connections = (int)n;
 			conns_given = 1;
 			break;
 		case O_BW:
-			if (opt_number("--bandwidth", optarg, 1, 1 << 30,
+			if (opt_number("--bandwidth", val, 1, 1 << 30,
 			    &o.bandwidth_mib) < 0)
 				return SEND_USAGE;
 			break;
 		case O_DOWNTIME:
-			if (opt_number("--downtime", optarg, 1, 2000000,
+			if (opt_number("--downtime", val, 1, 2000000,
 			    &o.downtime_ms) < 0)
 				return SEND_USAGE;
 			break;
 		case O_AC: o.auto_converge = 1; break;
 		case O_COMP: o.compressed = 1; break;
 		case O_TIMEOUT:
-			if (opt_number("--timeout", optarg, 1, 1 << 30,
+			if (opt_number("--timeout", val, 1, 1 << 30,
 			    &o.timeout_s) < 0)
 				return SEND_USAGE;
 			break;
 		case O_STALL:
-			if (opt_number("--stall-timeout", optarg, 0, 1 << 30,
+			if (opt_number("--stall-timeout", val, 0, 1 << 30,
 			    &o.stall_timeout_s) < 0)
 				return SEND_USAGE;
 			break;
@@ -313,27 +320,31 @@ main(int argc, char **argv)
 		case O_T_POSTCOPY: o.timeout_action = SEND_TIMEOUT_POSTCOPY; break;
 		case O_DRY: o.dry_run = 1; break;
 		case O_WAIT:
-			if (opt_number("--wait", optarg, 0, 1 << 20,
+			if (opt_number("--wait", val, 0, 1 << 20,
 			    &o.wait_s) < 0)
 				return SEND_USAGE;
 			break;
 		case O_KEEP: o.keep_source = o.cfg.source_kept = 1; break;
-		case 'v': o.verbose = 1; break;
+		case O_CONTEXT:
+			if (opt_socket_context(val) < 0)
+				return SEND_USAGE;
+			break;
+		case O_VERBOSE: o.verbose = 1; break;
 		case O_JSON: json = 1; break;
-		case 'h':
-			fputs(usage, stdout);
+		case O_HELP:
+			fputs(usage_head, stdout);
+			opt_help(stdout, opts);
+			fputs(usage_tail, stdout);
 			return 0;
-		case 'V':
+		case O_VERSION:
 			puts("mig-send " MIG_VERSION);
 			return 0;
+		case OPT_OPERAND:
+			log_err("unexpected argument '%s'", val);
+			return SEND_USAGE;
 		default:
-			opt_bad(c, argv, "vh");
 			return SEND_USAGE;
 		}
-	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		return SEND_USAGE;
 	}
 	if (!have_dest && (persistent || offline || definition || dname ||
 	    insecure || keepalive)) {
@@ -389,6 +400,7 @@ main(int argc, char **argv)
 		    "--qmp or --domain is required");
 		return SEND_USAGE;
 	}
+
 	if (apply_prepare(&o.cfg, APPLY_SOURCE, &o.qmp, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return SEND_USAGE;

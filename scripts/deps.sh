@@ -8,7 +8,7 @@
 set -u
 case "${1:-}" in
 build) pkgs="musl-tools libbearssl-dev gcc binutils make file" ;;
-test)  pkgs="musl-tools libbearssl-dev gcc libasan8 libubsan1 qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl procps iproute2 file" ;;
+test)  pkgs="musl-tools libbearssl-dev gcc libasan8 libubsan1 qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl procps iproute2 file bsdutils" ;;
 bench) pkgs="musl-tools libbearssl-dev qemu-system-x86 qemu-utils socat nbdkit libnbd-bin openssl stunnel4 procps time python3 iproute2" ;;
 fuzz)  pkgs="clang libclang-rt-14-dev gcc make" ;;
 *) echo "usage: deps.sh build|test|bench|fuzz" >&2; exit 2 ;;

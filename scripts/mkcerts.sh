@@ -15,7 +15,13 @@
 #   encrypted.key               client.key encrypted (password "x")
 # Names are SAN DNS entries and the CN.
 set -eu
-[ $# = 1 ] || { echo "usage: mkcerts.sh DIR" >&2; exit 2; }
+usage="usage: mkcerts.sh DIR  (test certificates for mig-tunnel's TLS into DIR)"
+# Options first: DIR is handed to mkdir, which would take "--help" as its own.
+case ${1-} in
+-h | --help) echo "$usage"; exit 0 ;;
+-*) echo "mkcerts.sh: unknown option '$1'" >&2; echo "$usage" >&2; exit 2 ;;
+esac
+[ $# = 1 ] || { echo "$usage" >&2; exit 2; }
 d=$1
 mkdir -p "$d"
 cd "$d"

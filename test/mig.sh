@@ -188,7 +188,21 @@ assert_moved() {
 		fail "the summary counts no memory bytes: $(tail -n 1 "$T/send.json")"
 	grep -q '"outcome":"destination running"' "$T/send.json" ||
 		fail "the summary's outcome: $(tail -n 1 "$T/send.json")"
+	progress_forward
 	assert_switched "$1" "$2"
+}
+
+# progress_forward: in mig-send's JSON stream no progress percent is
+# lower than the one before it in the same phase, and a memory sample
+# names its pass.
+progress_forward() {
+	_back=$(grep '"event":"progress"' "$T/send.json" | awk '
+		{ ph = $0; sub(/.*"phase":"/, "", ph); sub(/".*/, "", ph)
+		  p = $0; sub(/.*"percent":/, "", p); sub(/[,}].*/, "", p)
+		  if (ph == last && p + 0 < prev + 0) print ph ": " prev " then " p
+		  if (ph == "memory" && $0 !~ /"pass":[1-9]/) print "no pass: " $0
+		  last = ph; prev = p }')
+	[ -z "$_back" ] || fail "progress went backwards: $_back"
 }
 
 # assert_switched [SRCIMG DSTIMG]: the guest moved: the source QEMU quit,
@@ -301,9 +315,17 @@ hold_after_stream() {
 	send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
 		--disks-uri "unix:$T/nbd.sock" --bandwidth 16 --downtime 10000
 	wait_for 30 "the memory phase" phase_seen memory
+	# mig-recv hands the source's connection to QEMU: freeze it only
+	# once QEMU has the stream.
+	wait_for 30 "the destination to take the stream" dst_incoming_active
 	kill -STOP $RECV_PID
 	wait_for 60 "the stream to complete" phase_seen completed
 	[ "$(guest_status src)" = paused ] || fail "the source guest is not paused"
+}
+
+# dst_incoming_active: QEMU "dst" receives the stream.
+dst_incoming_active() {
+	hmp dst 'info migrate' | tr -d '\r' | grep -q "^Migration status: active"
 }
 
 # end_case: stop whatever QEMU and tunnel is left, for the next case.

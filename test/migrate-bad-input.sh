@@ -67,6 +67,11 @@ bad mig-send --migrate-uri $S --migrate-uri "ftp://x"
 bad mig-send --qmp --qmp unix: $U
 bad mig-send --qmp --qmp tcp:x:1 $U
 bad mig-send --qmp --qmp - $U
+# --qmp offers only what it accepts: a unix socket.
+bad mig-send "'qmp.sock': expected unix:PATH or unix:///PATH" --qmp qmp.sock $U
+bad mig-send "'-' is not allowed here, expected unix:PATH or unix:///PATH" \
+	--qmp - $U
+bad mig-send "--copy-storage-al'" $S $U --copy-storage-al
 bad mig-send --qmp --qmp "unix:$long" $U
 bad mig-send --disks-uri $S $U --copy-storage-all --disks-uri -
 bad mig-send --disks-uri $S $U --copy-storage-all
@@ -115,6 +120,9 @@ bad mig-recv --nbd $D $I --nbd -
 bad mig-recv --nbd $D $I --nbd tcp:host:
 bad mig-recv --qmp --qmp tcp:x:1 $I
 bad mig-recv --qmp --qmp unix: $I
+bad mig-recv "'qmp.sock': expected unix:PATH or unix:///PATH" --qmp qmp.sock $I
+bad mig-recv "--nbd: bad endpoint '-': '-' is not allowed here, expected unix:PATH, unix:///PATH or tcp:HOST:PORT" \
+	$D $I --nbd -
 bad mig-recv --qmp --qmp "unix:$long" $I
 bad mig-recv --migrate-disks $D $I --migrate-disks vd0
 bad mig-recv --parallel $D --incoming - --parallel

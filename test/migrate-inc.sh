@@ -39,7 +39,7 @@ assert_moved "$T/src-top.qcow2" "$T/dst-top.qcow2"
 summary=$(grep '"event":"summary","result":"completed"' "$T/send.json") ||
 	fail "no summary line"
 bytes=$(printf '%s\n' "$summary" |
-	sed -n 's/.*"disks":\[{"id":"vd0","bytes":\([0-9]*\)}\].*/\1/p')
+	sed -n 's/.*"disks":\[{"id":"vd0","bytes":\([0-9]*\),"size":'"$SIZE"'}\].*/\1/p')
 [ -n "$bytes" ] || fail "no bytes for vd0 alone in the summary: $summary"
 note "copied $bytes bytes of $SIZE"
 # At least the top's 4 MiB and the 1 MiB written, far less than the disk.

@@ -41,7 +41,9 @@ send_start --migrate-uri "unix:$T/mig.sock" --copy-storage-all \
 wait_for 30 "the disk-copy phase" phase_seen disk-copy
 # On the source, one NBD client node, to export vd1, and one mirror job.
 hmp src 'info block -n' >"$T/nodes"
-nbd=$(tr -d '\r' <"$T/nodes" | sed -n 's|^[^ ]*: nbd+unix:///\([^?]*\)?.*(nbd)$|\1|p' |
+# (mig-send hands QEMU its connections: the nodes name descriptors.)
+nbd=$(tr -d '\r' <"$T/nodes" |
+	sed -n 's|^[^ ]*: json:{.*"export": "\([^"]*\)".*"server.type": "fd"} (nbd)$|\1|p' |
 	tr '\n' ' ')
 [ "$nbd" = "vd1 " ] || { cat "$T/nodes" >&2
 	fail "NBD client nodes for '$nbd' during the copy, expected vd1 only"; }
@@ -61,7 +63,7 @@ assert_moved "$T/src1.qcow2" "$T/dst1.qcow2"
 summary=$(grep '"event":"summary","result":"completed"' "$T/send.json") ||
 	fail "no summary line"
 disks=$(printf '%s\n' "$summary" | sed -n 's/.*"disks":\(\[[^]]*\]\).*/\1/p')
-printf '%s\n' "$disks" | grep -Eq '^\[\{"id":"vd1","bytes":[1-9][0-9]*\}\]$' ||
+printf '%s\n' "$disks" | grep -Eq '^\[\{"id":"vd1","bytes":[1-9][0-9]*,"size":[1-9][0-9]*\}\]$' ||
 	fail "summary disks are $disks, expected only vd1 with its bytes"
 copy_writes_arrived "$T/dst1.qcow2"
 pattern_at "$T/shared0.raw" 0x33 4M 64k || fail "write to the shared disk missing"

@@ -45,7 +45,7 @@ long=
 [ -n "${LONG:-}" ] && long="$top/test/long/*.sh"
 for t in "$top"/test/*.sh $long; do
 	name=$(basename "$t" .sh)
-	case $name in lib|qemu|mig|run) continue ;; esac
+	case $name in lib|qemu|mig|recipe|run) continue ;; esac
 	if [ -n "${TESTS:-}" ]; then
 		case " $TESTS " in *" $name "*) ;; *) continue ;; esac
 	fi

@@ -1,9 +1,12 @@
 #!/bin/sh
 # Bad input: one clear line on stderr and exit 2, nothing left behind;
 # --help; TCP without TLS needs --insecure; local sockets are never made
-# over other files; SIGTERM stops a tunnel cleanly (exit 0, sockets gone).
+# over other files; binary frames are never written to a terminal;
+# SIGTERM stops a tunnel cleanly (exit 0, sockets gone); scripts/mkcerts.sh
+# explains itself.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/test/tunnel/common.sh"
+require script
 
 # bad WHY ARGS...: exit 2, one line on stderr mentioning WHY.
 bad() {
@@ -49,6 +52,32 @@ bad "-L needs a value" -L
 bad "--keepalive needs a value" --keepalive
 bad "--insecure=yes takes no value" --insecure=yes -
 note "$n kinds of bad input refused with exit 2"
+
+# A stdio peer on a terminal (script(1) gives it one): refused before any
+# socket is made, one line, exit 2, not a byte of the stream on it.
+timeout 30 script -qec "$TUN -L unix:$T/tty=x" "$T/typescript" \
+	</dev/null >"$T/tty.out" 2>&1
+rc=$?
+[ $rc = 2 ] || { cat "$T/typescript"; fail "a tunnel on a terminal exited $rc, expected 2"; }
+sed -n '/^Script started/,/^Script done/p' "$T/typescript" | grep -v '^Script ' |
+	tr -d '\r' | grep -v '^$' >"$T/tty.lines"
+[ "$(cat "$T/tty.lines")" = "mig-tunnel: error: standard output is a terminal: the peer stream is binary (give a PEER, or a pipe or socket as stdout)" ] ||
+	{ cat -A "$T/typescript"; fail "a tunnel on a terminal said something else"; }
+[ -e "$T/tty" ] && fail "a tunnel refused on a terminal left its -L socket"
+# Not a terminal: the same tunnel says hello down the pipe.
+timeout 30 "$TUN" -L "unix:$T/tty=x" </dev/null 2>"$T/pipe.err" | cat >"$T/pipe.out"
+grep -qa MIGTUNNL "$T/pipe.out" || fail "a tunnel on a pipe did not say hello"
+
+# scripts/mkcerts.sh: --help is its own (not mkdir's), an unknown option
+# is refused with the usage, nothing created.
+expect_exit 0 sh "$TOP/scripts/mkcerts.sh" --help
+grep -q '^usage: mkcerts.sh DIR' "$T/out" || fail "mkcerts.sh --help: $(cat "$T/out")"
+(cd "$T" && expect_exit 2 sh "$TOP/scripts/mkcerts.sh" --bogus) || exit 1
+grep -q "unknown option '--bogus'" "$T/err" && grep -q '^usage: mkcerts.sh' "$T/err" ||
+	fail "mkcerts.sh --bogus: $(cat "$T/err")"
+[ -e "$T/--bogus" ] && fail "mkcerts.sh made a directory of its option"
+expect_exit 2 sh "$TOP/scripts/mkcerts.sh"
+expect_exit 2 sh "$TOP/scripts/mkcerts.sh" "$T/a" "$T/b"
 
 # Local sockets: never over another file, and the refusal is bad input.
 echo precious >"$T/file"

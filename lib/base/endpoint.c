@@ -20,6 +20,28 @@ endpoint_fail(char *err, size_t errlen, const char *text, const char *why)
 	return -1;
 }
 
+/* What the caller accepts, for a refusal: only the kinds in allowed. */
+static void
+endpoint_expected(unsigned allowed, char *buf, size_t len)
+{
+	const char *kinds[4];
+	size_t n = 0, i, used = 0;
+
+	if (allowed & ENDPOINT_ALLOW(ENDPOINT_UNIX)) {
+		kinds[n++] = "unix:PATH";
+		kinds[n++] = "unix:///PATH";
+	}
+	if (allowed & ENDPOINT_ALLOW(ENDPOINT_TCP))
+		kinds[n++] = "tcp:HOST:PORT";
+	if (allowed & ENDPOINT_ALLOW(ENDPOINT_STDIO))
+		kinds[n++] = "-";
+	buf[0] = '\0';
+	for (i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+		    i == 0 ? "expected " : i + 1 == n ? " or " : ", ",
+		    kinds[i]);
+}
+
 static int
 endpoint_parse_tcp(const char *text, const char *rest, struct endpoint *ep,
     char *err, size_t errlen)
@@ -72,6 +94,7 @@ endpoint_parse(const char *text, unsigned allowed, struct endpoint *ep,
     char *err, size_t errlen)
 {
 	const char *path;
+	char expected[80], why[120];
 	int rc;
 
 	memset(ep, 0, sizeof(*ep));
@@ -100,14 +123,16 @@ endpoint_parse(const char *text, unsigned allowed, struct endpoint *ep,
 		if (rc < 0)
 			return rc;
 	} else {
-		return endpoint_fail(err, errlen, text,
-		    "expected unix:PATH, unix:///PATH, tcp:HOST:PORT or -");
+		endpoint_expected(allowed, expected, sizeof(expected));
+		return endpoint_fail(err, errlen, text, expected);
 	}
-	if (!(allowed & ENDPOINT_ALLOW(ep->kind)))
-		return endpoint_fail(err, errlen, text,
-		    ep->kind == ENDPOINT_STDIO ? "'-' is not allowed here" :
-		    ep->kind == ENDPOINT_TCP ? "tcp: is not allowed here" :
-		    "unix: is not allowed here");
+	if (!(allowed & ENDPOINT_ALLOW(ep->kind))) {
+		endpoint_expected(allowed, expected, sizeof(expected));
+		snprintf(why, sizeof(why), "%s is not allowed here, %s",
+		    ep->kind == ENDPOINT_STDIO ? "'-'" :
+		    ep->kind == ENDPOINT_TCP ? "tcp:" : "unix:", expected);
+		return endpoint_fail(err, errlen, text, why);
+	}
 	return 0;
 }
 

@@ -236,6 +236,11 @@ sock_unix_reclaim(const struct endpoint *ep, char *err, size_t errlen)
 		errno = EADDRINUSE;
 		return sock_fail(err, errlen, ep, "another process listens on");
 	}
+	/* Only a refusal proves nobody listens: a full backlog, a denied
+	 * connect or a timeout may be a live listener we must not unlink. */
+	if (errno != ECONNREFUSED)
+		return sock_fail(err, errlen, ep, "cannot tell whether anyone "
+		    "listens on");
 	if (unlink(ep->path) < 0 && errno != ENOENT)
 		return sock_fail(err, errlen, ep, "cannot remove stale socket");
 	return 0;
@@ -318,6 +323,12 @@ sock_accept(int lfd, int64_t deadline_ms, char *err, size_t errlen)
 }
 
 int
+sock_accept_ready(int lfd, int64_t deadline_ms)
+{
+	return sock_poll_until(lfd, POLLIN, deadline_ms) == 0;
+}
+
+int
 sock_write_all(int fd, const void *buf, size_t len, int64_t deadline_ms)
 {
 	const char *p = buf;
@@ -378,4 +389,88 @@ sock_is_socket(int fd)
 	struct stat st;
 
 	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+int
+sock_set_context(const char *context, char *err, size_t errlen)
+{
+	size_t len = strlen(context);
+	ssize_t n;
+	int fd, saved;
+
+	/* Read by the kernel at each socket() this thread makes afterwards
+	 * (libselinux's setsockcreatecon writes the same file). */
+	fd = open("/proc/thread-self/attr/sockcreate", O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		saved = errno;
+		snprintf(err, errlen, "--socket-context %s: cannot open "
+		    "/proc/thread-self/attr/sockcreate: %s (is SELinux enabled "
+		    "and /proc mounted?)", context, strerror(saved));
+		errno = saved;
+		return -1;
+	}
+	do
+		n = write(fd, context, len);
+	while (n < 0 && errno == EINTR);
+	saved = errno;
+	close(fd);
+	if (n < 0 || (size_t)n != len) {
+		snprintf(err, errlen, "--socket-context %s: the kernel refuses "
+		    "the label: %s (is SELinux enabled, and the context "
+		    "valid?)",
+		    context, n < 0 ? strerror(saved) : "short write");
+		errno = n < 0 ? saved : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+pid_t
+sock_peer_pid(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    len != sizeof(cred))
+		return -1;
+	return cred.pid;
+}
+
+int
+sock_path_seen_by(pid_t pid, const char *path, char *err, size_t errlen)
+{
+	char there[4200];
+	struct stat ours, theirs;
+
+	if (pid <= 0) {
+		snprintf(err, errlen, "QEMU's process is not visible from here "
+		    "(another PID namespace?)");
+		return -1;
+	}
+	snprintf(there, sizeof(there), "/proc/%ld", (long)pid);
+	if (stat(there, &theirs) < 0) {
+		snprintf(err, errlen, "cannot look at QEMU's process (%s: %s; "
+		    "is /proc mounted?)", there, strerror(errno));
+		return -1;
+	}
+	/* QEMU resolves the path in its own root, a relative one from its
+	 * own working directory. */
+	snprintf(there, sizeof(there), "/proc/%ld/%s/%s", (long)pid,
+	    path[0] == '/' ? "root" : "cwd", path);
+	if (stat(path, &ours) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (stat(there, &theirs) < 0) {
+		snprintf(err, errlen, "QEMU (pid %ld) cannot see %s (%s: %s)",
+		    (long)pid, path, there, strerror(errno));
+		return -1;
+	}
+	if (ours.st_dev != theirs.st_dev || ours.st_ino != theirs.st_ino) {
+		snprintf(err, errlen, "QEMU (pid %ld) sees another file at %s "
+		    "than this process does", (long)pid, path);
+		return -1;
+	}
+	return 0;
 }

@@ -41,7 +41,8 @@ int sock_listen(const struct endpoint *ep, char *err, size_t errlen);
 
 /*
  * Make a unix socket path free for a listener: nothing there, or a stale
- * socket (nobody accepts on it), which is removed.  A live socket or any
+ * socket, which is removed only when a connect proves it dead
+ * (ECONNREFUSED).  A live socket, one whose state cannot be told, or any
  * other file is an error.
  */
 int sock_unix_reclaim(const struct endpoint *ep, char *err, size_t errlen);
@@ -51,6 +52,12 @@ int sock_unix_reclaim(const struct endpoint *ep, char *err, size_t errlen);
  * a signal ends the wait (EINTR).
  */
 int sock_accept(int lfd, int64_t deadline_ms, char *err, size_t errlen);
+
+/*
+ * Wait until deadline_ms (0 = forever) for a connection to accept on lfd:
+ * 1 if one is pending, 0 on the deadline, a stopping signal or an error.
+ */
+int sock_accept_ready(int lfd, int64_t deadline_ms);
 
 int sock_set_nonblock(int fd, int on);
 int sock_set_cloexec(int fd);
@@ -67,6 +74,25 @@ int sock_write_all(int fd, const void *buf, size_t len, int64_t deadline_ms);
  * expects.  Returns 0 or -1 (errno set).
  */
 int sock_send_with_fd(int sock, const void *buf, size_t len, int fd);
+
+/*
+ * Label every socket this thread creates from now on with the SELinux
+ * context (the kernel's /proc/thread-self/attr/sockcreate; no library).
+ * Returns 0, or -1 with a one-line reason (a kernel without SELinux
+ * refuses: EINVAL, or ENOENT without the file).
+ */
+int sock_set_context(const char *context, char *err, size_t errlen);
+
+/* The pid of the process at the other end of unix socket fd (SO_PEERCRED),
+ * 0 if it is outside our PID namespace, -1 on error. */
+pid_t sock_peer_pid(int fd);
+
+/*
+ * Does process pid see, at path (as it would resolve it: in its root, or
+ * its working directory if relative), the same file as we do?  Looked up
+ * under /proc/PID/.  Returns 0, or -1 with a one-line reason.
+ */
+int sock_path_seen_by(pid_t pid, const char *path, char *err, size_t errlen);
 
 /* Nonzero if fd is a socket (so it is bidirectional and can be shut down). */
 int sock_is_socket(int fd);

@@ -27,13 +27,52 @@ progress_bytes(uint64_t n, char *buf, size_t len)
 }
 
 void
+progress_track(struct progress_track *t, struct progress_sample *s,
+    int64_t pass)
+{
+	uint64_t left = s->remaining < s->total ? s->remaining : s->total;
+	double pct;
+
+	if (t->phase == NULL || strcmp(t->phase, s->phase) != 0) {
+		memset(t, 0, sizeof(*t));
+		t->phase = s->phase;
+	}
+	pct = s->total ? 100.0 * (double)(s->total - left) / (double)s->total :
+	    0;
+	if (pct > t->percent)
+		t->percent = pct;
+	s->percent = t->percent;
+	s->pass = 0;
+	s->pass_percent = 0;
+	if (pass <= 0)
+		return;
+	/* Within a pass, what is left only shrinks; a new pass starts from
+	 * what was dirtied meanwhile.  The first pass sends all of RAM; a
+	 * later one's first sample may come after it began: its size is the
+	 * most left seen in it. */
+	if (pass != t->pass) {
+		t->pass = pass;
+		t->pass_size = pass == 1 ? s->total : 0;	/* all of RAM */
+	}
+	if (left > t->pass_size)
+		t->pass_size = left;
+	s->pass = pass;
+	s->pass_percent = t->pass_size ? 100.0 * (double)(t->pass_size -
+	    left) / (double)t->pass_size : 100;
+}
+
+void
 progress_format_line(const struct progress_sample *s, char *buf, size_t len)
 {
-	char done[32], left[32], rate[32], dirty[32];
+	char done[32], left[32], rate[32], dirty[32], pass[40] = "";
 	int n;
 
-	n = snprintf(buf, len, "%-11s %5.1f%%  %s done, %s left, %s/s",
-	    s->phase, s->percent, progress_bytes(s->done, done, sizeof(done)),
+	if (s->pass > 0)
+		snprintf(pass, sizeof(pass), "  pass %lld %3.0f%%",
+		    (long long)s->pass, s->pass_percent);
+	n = snprintf(buf, len, "%-11s %5.1f%%%s  %s done, %s left, %s/s",
+	    s->phase, s->percent, pass,
+	    progress_bytes(s->done, done, sizeof(done)),
 	    progress_bytes(s->remaining, left, sizeof(left)),
 	    progress_bytes(s->throughput, rate, sizeof(rate)));
 	if (n > 0 && (size_t)n < len && s->dirty_rate)
@@ -52,7 +91,14 @@ progress_format_json(const struct progress_sample *s, char *buf, size_t len)
 	jsonw_kstr(&w, "phase", s->phase);
 	jsonw_key(&w, "percent");
 	jsonw_double(&w, (double)(int64_t)(s->percent * 10 + 0.5) / 10);
+	if (s->pass > 0) {
+		jsonw_kint(&w, "pass", s->pass);
+		jsonw_key(&w, "pass_percent");
+		jsonw_double(&w, (double)(int64_t)(s->pass_percent * 10 + 0.5) /
+		    10);
+	}
 	jsonw_kint(&w, "done", (int64_t)s->done);
+	jsonw_kint(&w, "total", (int64_t)s->total);
 	jsonw_kint(&w, "remaining", (int64_t)s->remaining);
 	jsonw_kint(&w, "throughput", (int64_t)s->throughput);
 	jsonw_kint(&w, "dirty_rate", (int64_t)s->dirty_rate);

@@ -11,13 +11,46 @@
 
 struct progress_sample {
 	const char *phase;	/* "disk-copy", "memory", "switch-over", ... */
-	double percent;		/* 0..100 */
-	uint64_t done;		/* bytes moved in this phase */
+	double percent;		/* 0..100, not lower than before in a
+				   phase */
+	int64_t pass;		/* memory: the pass over RAM being sent,
+				   from 1; 0 in a phase without passes */
+	double pass_percent;	/* how far that pass is, 0..100 */
+	uint64_t done;		/* bytes moved in this phase (memory:
+				   every pass, so above total after the
+				   first) */
+	uint64_t total;		/* the phase's size: RAM, or the
+				   disks' */
 	uint64_t remaining;	/* bytes left, as QEMU estimates */
 	uint64_t throughput;	/* bytes/s */
 	uint64_t dirty_rate;	/* bytes/s the guest dirties (memory phase) */
 	int64_t elapsed_ms;	/* since the start */
 };
+
+/*
+ * What a phase's samples have shown so far, so that what is reported
+ * does not go backwards: QEMU's "left" grows at each new pass over memory
+ * (the pages dirtied meanwhile) and a disk's length grows with the
+ * guest's writes.  Zeroed means nothing seen.
+ */
+struct progress_track {
+	const char *phase;	/* the phase the figures belong to */
+	double percent;		/* the highest percent reported in it */
+	int64_t pass;		/* the pass last seen */
+	uint64_t pass_size;	/* the pass's size: all of RAM for the
+				   first, else the most left seen in it */
+};
+
+/*
+ * Fill s->percent, s->pass and s->pass_percent from s->phase, s->total
+ * and s->remaining, and pass (QEMU's count of passes, dirty-sync-count;
+ * 0 for a phase without passes).  The percent is 100 * (total - left) /
+ * total, but never lower than one reported before in the same phase; the
+ * pass's is how much of the most this pass had left has been sent.
+ * Pure: no I/O.
+ */
+void progress_track(struct progress_track *t, struct progress_sample *s,
+    int64_t pass);
 
 /* "12.3 MiB" style, 1024-based; returns buf. */
 const char *progress_bytes(uint64_t n, char *buf, size_t len);

@@ -51,6 +51,22 @@ qmpargs_socket(struct jsonw *w, const char *key, const struct endpoint *ep,
 	jsonw_obj_end(w);
 }
 
+void
+qmpargs_fd(struct jsonw *w, const char *key, const char *name, int legacy)
+{
+	jsonw_key(w, key);
+	jsonw_obj_begin(w);
+	jsonw_kstr(w, "type", "fd");
+	if (legacy) {
+		jsonw_key(w, "data");
+		jsonw_obj_begin(w);
+	}
+	jsonw_kstr(w, "str", name);
+	if (legacy)
+		jsonw_obj_end(w);
+	jsonw_obj_end(w);
+}
+
 const char *
 qmpargs_str(char *buf, size_t len, const char *k1, const char *v1)
 {

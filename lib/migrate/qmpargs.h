@@ -24,6 +24,14 @@ struct jsonw;
 void qmpargs_socket(struct jsonw *w, const char *key,
     const struct endpoint *ep, int legacy);
 
+/*
+ * A SocketAddress member "key" naming a descriptor passed with getfd:
+ * {"type":"fd","str":name}; legacy (nbd-server-start's
+ * SocketAddressLegacy) wraps it: {"type":"fd","data":{"str":name}}.
+ */
+void qmpargs_fd(struct jsonw *w, const char *key, const char *name,
+    int legacy);
+
 /* {"k1":"v1"} / {"k1":"v1","k2":"v2"}: the common one- and two-string forms. */
 const char *qmpargs_str(char *buf, size_t len, const char *k1, const char *v1);
 const char *qmpargs_str2(char *buf, size_t len, const char *k1, const char *v1,

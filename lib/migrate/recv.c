@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -47,6 +49,10 @@ struct recv {
 	int released;		/* NBD stopped and the guest let run */
 	int ctl;		/* listening on the incoming path, once the
 				   stream runs, for a source giving up */
+	int mig_lfd;		/* our listener on --incoming, until the
+				   stream's connection came (then ctl) */
+	ino_t mig_ino, nbd_ino;	/* our sockets' inodes: we unlink only
+				   ours */
 	int rescuing;
 	int doubt;		/* managed: lost after "loaded" */
 	enum outcome outcome;
@@ -174,6 +180,50 @@ recv_export(struct recv *r, const struct disk *d)
 	return 0;
 }
 
+/* The inode of a unix endpoint's socket (0 if none, or TCP). */
+static ino_t
+recv_ino(const struct endpoint *ep)
+{
+	struct stat st;
+
+	if (ep->kind != ENDPOINT_UNIX || lstat(ep->path, &st) < 0 ||
+	    !S_ISSOCK(st.st_mode))
+		return 0;
+	return st.st_ino;
+}
+
+/* Remove a socket we created, unless someone replaced it meanwhile. */
+static void
+recv_unlink(const struct endpoint *ep, ino_t *ino)
+{
+	if (*ino != 0 && recv_ino(ep) == *ino)
+		unlink(ep->path);
+	*ino = 0;
+}
+
+/*
+ * Listen on ep (mode 0600; a stale socket replaced, nothing else) and give
+ * QEMU the listener under name; our copy is closed.
+ */
+static int
+recv_listen(struct recv *r, const struct endpoint *ep, const char *name,
+    ino_t *ino)
+{
+	int lfd, rc;
+
+	lfd = sock_listen(ep, r->err, sizeof(r->err));
+	if (lfd < 0)
+		return -1;
+	*ino = recv_ino(ep);
+	rc = qemu_pass_fd(&r->qe, name, lfd);
+	close(lfd);
+	if (rc != QEMU_OK) {
+		snprintf(r->err, sizeof(r->err), "%s", r->qe.err);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 recv_setup(struct recv *r)
 {
@@ -210,9 +260,13 @@ recv_setup(struct recv *r)
 	if (recv_exec(r, "stop", NULL, NULL) != QEMU_OK)
 		return -1;
 	if (o->nbd.kind != 0) {
+		/* Our socket, in our filesystem, handed over: QEMU's own
+		 * filesystem (a chroot, a container) may not have the path. */
+		if (recv_listen(r, &o->nbd, "mig-nbd", &r->nbd_ino) < 0)
+			return -1;
 		jsonw_init(&w, args, sizeof(args));
 		jsonw_obj_begin(&w);
-		qmpargs_socket(&w, "addr", &o->nbd, 1);
+		qmpargs_fd(&w, "addr", "mig-nbd", 1);
 		jsonw_obj_end(&w);
 		if (recv_exec(r, "nbd-server-start", jsonw_finish(&w) < 0 ?
 		    NULL : args, NULL) != QEMU_OK)
@@ -234,12 +288,56 @@ recv_setup(struct recv *r)
 		if (open("/dev/null", O_RDONLY) != 0)
 			log_warn("cannot open /dev/null as standard input");
 		snprintf(uri, sizeof(uri), "fd:mig-stream");
-	} else if (endpoint_qemu_uri(&o->incoming, uri, sizeof(uri)) < 0) {
-		snprintf(r->err, sizeof(r->err), "incoming URI too long");
-		return -1;
+	} else if (o->parallel) {
+		/*
+		 * Parallel channels are several connections: QEMU 7.2 takes
+		 * them on a listening socket it is given as "tcp:fd:NAME"
+		 * (its socket address parser reads fd:NAME after tcp:).
+		 */
+		if (recv_listen(r, &o->incoming, "mig-listen", &r->mig_ino) < 0)
+			return -1;
+		snprintf(uri, sizeof(uri), "tcp:fd:mig-listen");
+	} else {
+		/* One connection: we accept it (recv_wait) and hand it over. */
+		r->mig_lfd = sock_listen(&o->incoming, r->err, sizeof(r->err));
+		if (r->mig_lfd < 0)
+			return -1;
+		r->mig_ino = recv_ino(&o->incoming);
+		sock_set_nonblock(r->mig_lfd, 1);
+		return 0;
 	}
 	return recv_exec(r, "migrate-incoming", qmpargs_str(args, sizeof(args),
 	    "uri", uri), NULL) == QEMU_OK ? 0 : -1;
+}
+
+/*
+ * The source connected to our --incoming listener: hand the connection
+ * to QEMU as its incoming stream.  The listener stays ours, to hear a
+ * source that gives up (ctl).
+ */
+static int
+recv_take_stream(struct recv *r)
+{
+	char args[128];
+	int fd, rc;
+
+	fd = accept4(r->mig_lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return errno == EAGAIN || errno == EINTR ||
+		    errno == ECONNABORTED ? 0 : (snprintf(r->err,
+		    sizeof(r->err), "accept on the incoming socket: %s",
+		    strerror(errno)), -1);
+	rc = qemu_pass_fd(&r->qe, "mig-stream", fd);
+	close(fd);
+	if (rc != QEMU_OK) {
+		snprintf(r->err, sizeof(r->err), "%s", r->qe.err);
+		return -1;
+	}
+	r->ctl = r->mig_lfd;
+	r->mig_lfd = -1;
+	log_info("the source connected: incoming stream handed to QEMU");
+	return recv_exec(r, "migrate-incoming", qmpargs_str(args, sizeof(args),
+	    "uri", "fd:mig-stream"), NULL) == QEMU_OK ? 0 : -1;
 }
 
 /*
@@ -340,6 +438,7 @@ recv_release(struct recv *r)
 	    QEMU_OK)
 		return -1;
 	r->nbd_started = 0;
+	recv_unlink(&r->o->nbd, &r->nbd_ino);
 	for (i = 0; r->bitmaps && i < r->disks.n; i++)
 		if (recv_exec(r, "block-dirty-bitmap-remove", qmpargs_str2(args,
 		    sizeof(args), "node", r->disks.d[i].node, "name",
@@ -400,8 +499,9 @@ recv_take_path(struct recv *r)
 {
 	char err[300];
 
-	if (r->o->incoming.kind != ENDPOINT_UNIX)
+	if (r->o->incoming.kind != ENDPOINT_UNIX || r->ctl >= 0)
 		return;
+	recv_unlink(&r->o->incoming, &r->mig_ino);
 	r->ctl = confirm_listen(&r->o->incoming, err, sizeof(err));
 	if (r->ctl < 0)
 		log_warn("%s", err);
@@ -413,6 +513,9 @@ recv_drop_path(struct recv *r)
 	if (r->ctl >= 0)
 		close(r->ctl);
 	r->ctl = -1;
+	if (r->mig_lfd >= 0)
+		close(r->mig_lfd);
+	r->mig_lfd = -1;
 }
 
 /*
@@ -496,6 +599,14 @@ recv_wait(struct recv *r)
 			continue;
 		}
 		wake = deadline && deadline < next_tick ? deadline : next_tick;
+		if (r->mig_lfd >= 0) {
+			/* No stream yet: wait for its connection (QEMU's
+			 * state is polled each tick meanwhile). */
+			if (sock_accept_ready(r->mig_lfd, wake) &&
+			    recv_take_stream(r) < 0)
+				return -1;
+			continue;
+		}
 		rc = qemu_next_event(&r->qe, wake, &m);
 		if (rc == 1 && strcmp(m->name, "MIGRATION") == 0)
 			json_path_string(&m->doc, m->value, "status", r->status,
@@ -522,6 +633,7 @@ recv_tell(struct recv *r, enum confirm_word w, const char *reason)
 	}
 	if (r->o->incoming.kind == ENDPOINT_STDIO)
 		return;
+	r->mig_ino = 0;		/* the path is confirm_serve's now */
 	if (confirm_serve(&r->o->incoming, w, reason, clock_ms() + ms, err,
 	    sizeof(err)) < 0)
 		log_warn("cannot tell the source how it ended: %s", err);
@@ -671,6 +783,7 @@ recv_run(const struct recv_opts *o)
 	r->outcome = OUTCOME_UNCHANGED;
 	r->guard.fd = -1;
 	r->ctl = -1;
+	r->mig_lfd = -1;
 	sig_install();
 	progress_init(o->verbose, o->json);
 	if (qemu_open(&r->qe, &o->qmp, "destination", clock_ms() + (o->wait_s >
@@ -720,6 +833,9 @@ out:
 		log_err("outcome: %s", outcome_name(r->outcome));
 	if (o->ready_file)
 		unlink(o->ready_file);
+	recv_drop_path(r);
+	recv_unlink(&o->nbd, &r->nbd_ino);
+	recv_unlink(&o->incoming, &r->mig_ino);
 	guard_done(&r->guard);
 	qemu_close(&r->qe);
 	/* The guide's table, this side's half, once the guest runs here. */

@@ -29,6 +29,7 @@
 #define SEND_HEAR_MS 5000	/* its reason, after a failure */
 #define SEND_CLEANUP_MS 5000	/* QEMU's own cleanup of a failed migration */
 #define SEND_QMP_RETRY_MS 10000	/* the guard reaching the source QEMU */
+#define SEND_CONNECT_MS 10000	/* connecting to a destination's socket */
 
 /* What the guard is told before each step that changes the source. */
 enum {
@@ -104,10 +105,13 @@ struct send {
 	int64_t syncs;		/* passes over memory QEMU has made */
 	uint64_t left[3];	/* memory left after the last three passes */
 	int told_converge;
-	int64_t downtime, ram;	/* QEMU's figures, once it ended */
+	int64_t downtime, ram;	/* QEMU's figures, once it ended: ram is
+				   what it sent of memory (every pass) */
+	int64_t ram_size, passes;	/* the guest's RAM; passes over it */
 	int64_t t_moved;	/* when that last grew */
 	uint64_t last_done;
 	int64_t last_t;
+	struct progress_track track;	/* what progress showed so far */
 	const char *phase;
 	char err[700];
 };
@@ -288,10 +292,14 @@ send_status_failed(const struct send *s)
 	return send_status_is(s, "failed", "cancelled");
 }
 
-/* QEMU's numbers, made sane: negative is 0, remaining is at most total. */
+/*
+ * QEMU's numbers, made sane: negative is 0, remaining is at most total,
+ * the percent never goes backwards in a phase (progress_track); pass is
+ * QEMU's count of passes over memory (0 for the disks).
+ */
 static void
 send_report(struct send *s, uint64_t done, uint64_t total, uint64_t remaining,
-    uint64_t rate, uint64_t dirty)
+    uint64_t rate, uint64_t dirty, int64_t pass)
 {
 	struct progress_sample ps;
 	int64_t now = clock_ms();
@@ -301,8 +309,9 @@ send_report(struct send *s, uint64_t done, uint64_t total, uint64_t remaining,
 	memset(&ps, 0, sizeof(ps));
 	ps.phase = s->phase;
 	ps.done = done;
+	ps.total = total;
 	ps.remaining = remaining;
-	ps.percent = total ? 100.0 * (double)(total - remaining) / (double)total : 0;
+	progress_track(&s->track, &ps, pass);
 	if (rate == 0 && now > s->last_t && done >= s->last_done &&
 	    done - s->last_done < UINT64_MAX / 1000)
 		rate = (done - s->last_done) * 1000 / (uint64_t)(now - s->last_t);
@@ -358,7 +367,7 @@ send_poll_jobs(struct send *s)
 		done += send_nonneg(d->offset);
 		total += send_nonneg(d->len);
 	}
-	send_report(s, done, total, total > done ? total - done : 0, 0, 0);
+	send_report(s, done, total, total > done ? total - done : 0, 0, 0, 0);
 }
 
 static void
@@ -473,7 +482,7 @@ send_poll_migration(struct send *s, int act)
 		    (uint64_t)page ? dirty_bytes * (uint64_t)page : UINT64_MAX;
 		send_report(s, send_nonneg(transferred), send_nonneg(total),
 		    send_nonneg(remaining), (uint64_t)(mbps * 1e6 / 8),
-		    dirty_bytes);
+		    dirty_bytes, syncs > 0 ? syncs : 1);
 	}
 	if (act)
 		send_policy(s, syncs, send_nonneg(transferred),
@@ -844,6 +853,24 @@ send_check_disks(struct send *s)
 	return 0;
 }
 
+/*
+ * --parallel: QEMU 7.2 opens every channel itself, so it must see the
+ * path in its own filesystem as we do (not from a chroot or container
+ * with other mounts).  QEMU is the peer of our QMP socket.
+ */
+static int
+send_qemu_sees(struct send *s, const struct endpoint *ep)
+{
+	char why[512];
+
+	if (sock_path_seen_by(sock_peer_pid(s->qe.q.fd), ep->path, why,
+	    sizeof(why)) == 0)
+		return 0;
+	snprintf(s->err, sizeof(s->err), "--parallel: QEMU connects to %s "
+	    "itself and it must see the same socket: %s", ep->path, why);
+	return -1;
+}
+
 /* Checks that change nothing: any failure here is bad input (exit 2). */
 static int
 send_preflight(struct send *s)
@@ -891,6 +918,9 @@ send_preflight(struct send *s)
 		    "(is mig-recv ready?)", o->migrate_uri.path);
 		return -1;
 	}
+	if (o->parallel && o->migrate_uri.kind == ENDPOINT_UNIX &&
+	    !o->dry_run && send_qemu_sees(s, &o->migrate_uri) < 0)
+		return -1;
 settings:
 	s->return_path = o->migrate_uri.kind != ENDPOINT_STDIO ||
 	    sock_is_socket(1);
@@ -901,6 +931,41 @@ settings:
 	if (o->storage == SEND_STORAGE_NONE && !o->dry_run &&
 	    send_peer_prepare(s, NULL) < 0)
 		return -1;
+	return 0;
+}
+
+/*
+ * A passed descriptor the command that should have taken it did not: QEMU
+ * would hold the connection open (keeping a destination's NBD client
+ * slot busy) until QEMU exits.
+ */
+static void
+send_drop_fd(struct send *s, const char *name)
+{
+	char args[128], err[sizeof(s->err)];
+
+	memcpy(err, s->err, sizeof(err));
+	send_exec(s, "closefd", qmpargs_str(args, sizeof(args), "fdname",
+	    name), NULL);
+	memcpy(s->err, err, sizeof(err));
+}
+
+/* Connect to ep and hand QEMU the connection under name (getfd). */
+static int
+send_pass_conn(struct send *s, const struct endpoint *ep, const char *name)
+{
+	int fd, rc;
+
+	fd = sock_connect(ep, clock_ms() + SEND_CONNECT_MS, s->err,
+	    sizeof(s->err));
+	if (fd < 0)
+		return -1;
+	rc = qemu_pass_fd(&s->qe, name, fd);
+	close(fd);
+	if (rc != QEMU_OK) {
+		snprintf(s->err, sizeof(s->err), "%s", s->qe.err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -915,16 +980,22 @@ send_start_mirrors(struct send *s)
 	for (i = 0; i < s->ndisks; i++) {
 		struct send_disk *d = &s->disk[i];
 
+		/* We connect, in our filesystem, and hand QEMU the
+		 * connection: its own may not have the path. */
+		if (send_pass_conn(s, &o->disks_uri, d->nbd_node) < 0)
+			return -1;
 		jsonw_init(&w, args, sizeof(args));
 		jsonw_obj_begin(&w);
 		jsonw_kstr(&w, "driver", "nbd");
 		jsonw_kstr(&w, "node-name", d->nbd_node);
-		qmpargs_socket(&w, "server", &o->disks_uri, 0);
+		qmpargs_fd(&w, "server", d->nbd_node, 0);
 		jsonw_kstr(&w, "export", d->d.id);
 		jsonw_obj_end(&w);
 		if (send_exec(s, "blockdev-add", jsonw_finish(&w) < 0 ? NULL :
-		    args, NULL) != QEMU_OK)
+		    args, NULL) != QEMU_OK) {
+			send_drop_fd(s, d->nbd_node);
 			return -1;
+		}
 		d->nbd_added = 1;
 
 		jsonw_init(&w, args, sizeof(args));
@@ -971,14 +1042,22 @@ send_start_migration(struct send *s)
 		}
 		send_drop_stdout();
 		snprintf(uri, sizeof(uri), "fd:mig-stream");
+	} else if (!s->o->parallel) {
+		if (send_pass_conn(s, &s->o->migrate_uri, "mig-stream") < 0)
+			return -1;
+		snprintf(uri, sizeof(uri), "fd:mig-stream");
 	} else if (endpoint_qemu_uri(&s->o->migrate_uri, uri, sizeof(uri)) < 0) {
+		/* Parallel channels: QEMU 7.2 connects each itself. */
 		snprintf(s->err, sizeof(s->err), "migration URI too long");
 		return -1;
 	}
 	s->migrate_issued = 1;
 	if (send_exec(s, "migrate", qmpargs_str(args, sizeof(args), "uri",
-	    uri), NULL) != QEMU_OK)
+	    uri), NULL) != QEMU_OK) {
+		if (strncmp(uri, "fd:", 3) == 0)
+			send_drop_fd(s, uri + 3);
 		return -1;
+	}
 	s->t_migrate = clock_ms();
 	return 0;
 }
@@ -1144,6 +1223,9 @@ send_figures(struct send *s)
 			break;
 		json_path_int(&m->doc, m->value, "downtime", &s->downtime);
 		json_path_int(&m->doc, m->value, "ram.transferred", &s->ram);
+		json_path_int(&m->doc, m->value, "ram.total", &s->ram_size);
+		json_path_int(&m->doc, m->value, "ram.dirty-sync-count",
+		    &s->passes);
 		if (s->downtime > 0 || clock_ms() >= until ||
 		    !send_status_is(s, "completed", NULL))
 			break;
@@ -1155,9 +1237,9 @@ static void
 send_summary(struct send *s, const char *result)
 {
 	int64_t downtime = s->downtime, ram = s->ram;
-	char buf[2048], b1[32];
+	char buf[2048], b1[32], b2[32], b3[32];
 	struct jsonw w;
-	uint64_t disk_total = 0;
+	uint64_t disk_total = 0, disk_size = 0;
 	size_t i;
 
 	jsonw_init(&w, buf, sizeof(buf));
@@ -1167,14 +1249,21 @@ send_summary(struct send *s, const char *result)
 	jsonw_kint(&w, "total_ms", send_elapsed(s));
 	jsonw_kint(&w, "downtime_ms", downtime);
 	jsonw_kint(&w, "memory_bytes", ram);
+	jsonw_kint(&w, "memory_size", s->ram_size);
+	jsonw_kint(&w, "memory_passes", s->passes);
 	jsonw_key(&w, "disks");
 	jsonw_arr_begin(&w);
 	for (i = 0; i < s->ndisks; i++) {
+		/* The mirror's progress: what it went over, zero areas (sent
+		 * as NBD write-zeroes, no data) included; QEMU 7.2 counts no
+		 * bytes on the wire for it (mig-send(1), --json). */
 		jsonw_obj_begin(&w);
 		jsonw_kstr(&w, "id", s->disk[i].d.id);
 		jsonw_kint(&w, "bytes", s->disk[i].offset);
+		jsonw_kint(&w, "size", s->disk[i].d.size);
 		jsonw_obj_end(&w);
 		disk_total += send_nonneg(s->disk[i].offset);
+		disk_size += send_nonneg(s->disk[i].d.size);
 	}
 	jsonw_arr_end(&w);
 	jsonw_kstr(&w, "outcome", outcome_name(s->outcome));
@@ -1183,10 +1272,15 @@ send_summary(struct send *s, const char *result)
 		progress_json_line(buf);
 	progress_end_line();
 	if (strcmp(result, "completed") == 0)
-		log_info("migrated in %lld ms, downtime %lld ms, memory %s, "
-		    "disks %s", (long long)send_elapsed(s), (long long)downtime,
+		log_info("migrated in %lld ms, downtime %lld ms; memory: %s "
+		    "sent for %s of RAM in %lld passes; disks: the mirrors "
+		    "went over %s of %s (zero areas without data)",
+		    (long long)send_elapsed(s), (long long)downtime,
 		    progress_bytes(send_nonneg(ram), buf, 32),
-		    progress_bytes(disk_total, b1, sizeof(b1)));
+		    progress_bytes(send_nonneg(s->ram_size), b2, sizeof(b2)),
+		    (long long)s->passes,
+		    progress_bytes(disk_total, b1, sizeof(b1)),
+		    progress_bytes(disk_size, b3, sizeof(b3)));
 }
 
 /* The destination has the guest: quit the source, libvirt's Confirm. */
@@ -1337,9 +1431,10 @@ send_migrate(struct send *s)
 		if (rc != SEND_REACHED)
 			return send_fail(s);
 	}
-	send_phase(s, "memory");
+	/* Announced once QEMU has the stream and sends. */
 	if (send_start_migration(s) < 0)
 		return send_fail(s);
+	send_phase(s, "memory");
 	rc = send_wait(s, GOAL_SWITCHOVER, 1, 0);
 	if (rc == SEND_INTERRUPTED)
 		send_interrupted(s);

@@ -488,6 +488,13 @@ tunnel_run(struct tunnel_opts *o)
 	size_t i;
 	int rc = TUNNEL_EXIT_LOST, fd = -1;
 
+	/* The frames would land on a user's screen (and its escape
+	 * sequences): a stdio peer is a pipe or a socket, never a terminal. */
+	if (!o->peer_listen && o->peer.kind == ENDPOINT_STDIO && isatty(1)) {
+		log_err("standard output is a terminal: the peer stream is "
+		    "binary (give a PEER, or a pipe or socket as stdout)");
+		return TUNNEL_EXIT_USAGE;
+	}
 	sig_install();
 	/*
 	 * Signals are taken only inside ppoll: a flag set between a check

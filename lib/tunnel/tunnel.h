@@ -70,7 +70,8 @@ int tunnel_check(const struct tunnel_opts *o, char *err, size_t errlen);
 /*
  * Run the tunnel until the peer goes (connecting or stdio: one session)
  * or, listening, until SIGINT/SIGTERM.  Returns TUNNEL_EXIT_*; sockets we
- * created are removed.
+ * created are removed.  A stdio peer whose standard output is a terminal
+ * is refused (TUNNEL_EXIT_USAGE) before anything is created.
  */
 int tunnel_run(struct tunnel_opts *o);
 

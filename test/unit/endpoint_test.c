@@ -133,6 +133,17 @@ test_other(void)
 	CHECK(parse("tcp:h:1", ENDPOINT_ALLOW(ENDPOINT_TCP)) == 0);
 	CHECK(parse("-", ENDPOINT_ALLOW(ENDPOINT_STDIO)) == 0);
 	CHECK(refused("-", 0, "not allowed"));
+	/* A refusal offers only what the caller accepts (--qmp: unix). */
+	CHECK(refused("x", ENDPOINT_ALLOW(ENDPOINT_UNIX),
+	    ": expected unix:PATH or unix:///PATH") && strstr(err, "tcp") == NULL);
+	CHECK(refused("-", ENDPOINT_ALLOW(ENDPOINT_UNIX),
+	    "'-' is not allowed here, expected unix:PATH or unix:///PATH"));
+	CHECK(refused("x", ENDPOINT_ALLOW(ENDPOINT_UNIX) |
+	    ENDPOINT_ALLOW(ENDPOINT_TCP),
+	    "expected unix:PATH, unix:///PATH or tcp:HOST:PORT") &&
+	    strstr(err, " -") == NULL);
+	CHECK(refused("x", ENDPOINT_ALLOW(ENDPOINT_TCP),
+	    ": expected tcp:HOST:PORT"));
 
 	/* endpoint_qemu_uri only writes what fits. */
 	CHECK(parse("unix:/abc", ENDPOINT_ANY) == 0);

@@ -242,6 +242,58 @@ test_progress(void)
 	CHECK(strlen(buf) == 7);
 }
 
+/* Percent never goes backwards in a phase; the pass is named apart. */
+static void
+test_progress_track(void)
+{
+	struct progress_track t = { 0 };
+	struct progress_sample s = { .phase = "memory", .total = 1000 };
+	char buf[256];
+
+	s.remaining = 600;
+	progress_track(&t, &s, 1);
+	CHECK(s.percent == 40 && s.pass == 1 && s.pass_percent == 40);
+	s.remaining = 300;
+	progress_track(&t, &s, 1);
+	CHECK(s.percent == 70 && s.pass == 1 && s.pass_percent == 70);
+	/* A new pass: more left than before, the percent holds. */
+	s.remaining = 500;
+	progress_track(&t, &s, 2);
+	CHECK(s.percent == 70 && s.pass == 2 && s.pass_percent == 0);
+	s.remaining = 250;
+	progress_track(&t, &s, 2);
+	CHECK(s.percent == 75 && s.pass_percent == 50);
+	/* Sent more than the RAM: done may exceed total, the pass says why. */
+	s.done = 1500;
+	progress_format_line(&s, buf, sizeof(buf));
+	CHECK(strstr(buf, "75.0%") && strstr(buf, "pass 2  50%"));
+	CHECK(progress_format_json(&s, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "\"percent\":75,\"pass\":2,\"pass_percent\":50,"
+	    "\"done\":1500,\"total\":1000,") != NULL);
+	/* Left above the total is taken for the total. */
+	s.remaining = 5000;
+	progress_track(&t, &s, 3);
+	CHECK(s.percent == 75 && s.pass == 3 && s.pass_percent == 0);
+	/* A new phase starts over; a phase without passes names none. */
+	s.phase = "disk-copy";
+	s.total = 200;
+	s.remaining = 150;
+	progress_track(&t, &s, 0);
+	CHECK(s.percent == 25 && s.pass == 0);
+	/* A disk whose length grows with the guest's writes. */
+	s.total = 400;
+	s.remaining = 300;
+	progress_track(&t, &s, 0);
+	CHECK(s.percent == 25);
+	CHECK(progress_format_json(&s, buf, sizeof(buf)) > 0);
+	CHECK(strstr(buf, "pass") == NULL);
+	progress_format_line(&s, buf, sizeof(buf));
+	CHECK(strstr(buf, "pass") == NULL);
+	s.remaining = 0;
+	progress_track(&t, &s, 0);
+	CHECK(s.percent == 100);
+}
+
 int
 main(void)
 {
@@ -250,5 +302,6 @@ main(void)
 	test_send_opts();
 	test_recv_opts();
 	test_progress();
+	test_progress_track();
 	return check_done();
 }
