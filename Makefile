@@ -94,7 +94,8 @@ demo: all
 
 bench: all build/bench/splice-relay
 	@sh scripts/deps.sh bench
-	@rc=0; sh scripts/bench.sh || rc=1; sh scripts/bench-tunnel.sh || rc=1; exit $$rc
+	@rc=0; sh scripts/bench.sh || rc=1; sh scripts/bench-tunnel.sh || rc=1; \
+	    sh scripts/bench-managed.sh || rc=1; exit $$rc
 
 install: $(CMDS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR) $(DESTDIR)$(MAN5DIR)

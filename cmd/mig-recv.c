@@ -1,26 +1,37 @@
 /* mig-recv: the destination side of a live migration.  See mig-recv(1). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "base/opt.h"
+#include "base/sig.h"
 #include "base/version.h"
+#include "control/ctl_dest.h"
+#include "control/desturi.h"
+#include "tls/tls.h"
 #include "migrate/recv.h"
 
 static const char usage_head[] =
 "usage: mig-recv (--qmp unix:DST_QMP | --domain NAME) [OPTION]...\n"
+"       mig-recv --listen URI [--once] | --serve [OPTION]...\n"
 "Prepares a destination QEMU started with -incoming defer, prints 'ready' once\n"
 "its sockets listen, and starts the guest when the migration has completed.\n";
 static const char usage_tail[] =
 "Exit: 0 migrated; 1 failed, the guest is not here (destination QEMU quit);\n"
 "      2 bad input, nothing changed; 3 failed after the post-copy switch-over;\n"
 "      4 the guest is left paused here; 5 the destination QEMU died with it;\n"
-"      6 migrated, but --persistent failed.\n";
+"      6 migrated, but --persistent failed; 7 in doubt (managed): the control\n"
+"      connection was lost after 'loaded', the destination QEMU was quit.\n"
+"      --once: after the migration, QEMU's own exit status.\n";
 
 enum {
 	O_QMP = 1, O_DOMAIN, O_CONFIG, O_RUN, O_PERSISTENT, O_INCOMING, O_NBD,
 	O_DISKS, O_POSTCOPY, O_PARALLEL, O_CONNS, O_PAUSED, O_TIMEOUT, O_IDLE,
 	O_WAIT, O_READY, O_CONTEXT, O_VERBOSE, O_JSON, O_HELP, O_VERSION,
+	O_LISTEN, O_SERVE, O_ONCE, O_INSECURE, O_KEEPALIVE, O_TLS_CERT,
+	O_TLS_KEY, O_TLS_CA, O_TLS_PEER,
 };
 
 /* The one description of each option (base/opt.h); doc/mig-recv.1 agrees. */
@@ -31,6 +42,17 @@ static const struct opt opts[] = {
 	{ O_RUN, 0, "run-dir", "DIR", "--domain's run state (/run/mig)" },
 	{ O_PERSISTENT, 0, "persistent", NULL,
 	    "store --domain's definition once migrated" },
+	{ O_LISTEN, 0, "listen", "URI", "managed: wait for sources here" },
+	{ O_SERVE, 0, "serve", NULL, "managed: one source on stdin/stdout" },
+	{ O_ONCE, 0, "once", NULL, "managed: one migration, then supervise" },
+	{ O_TLS_CERT, 0, "tls-cert", "FILE", "managed: our TLS certificate" },
+	{ O_TLS_KEY, 0, "tls-key", "FILE", "managed: its key" },
+	{ O_TLS_CA, 0, "tls-ca", "FILE", "managed: the CA of the peer's" },
+	{ O_TLS_PEER, 0, "tls-peer-name", "NAME",
+	    "managed: the peer's certificate name" },
+	{ O_INSECURE, 0, "insecure", NULL, "managed: allow tcp: in clear" },
+	{ O_KEEPALIVE, 0, "keepalive", "MS",
+	    "managed: keepalive interval (5000)" },
 	{ O_INCOMING, 0, "incoming", "unix:PATH|tcp:H:P|-",
 	    "wait for the stream here (default -)" },
 	{ O_NBD, 0, "nbd", "unix:PATH|tcp:H:P", "serve the disks to copy here" },
@@ -53,6 +75,57 @@ static const struct opt opts[] = {
 	{ 0 },
 };
 
+/* --listen and --serve: the destination's control side. */
+static int
+managed(const struct recv_opts *o, int serve, const struct endpoint *listen,
+    int once, int have_qmp, int have_incoming, int64_t keepalive_ms,
+    const struct tls_config *tls)
+{
+	static struct ctl_dest_opts d;
+	struct endpoint qmp;
+	int rfd, wfd, fd, rc;
+	pid_t pid;
+
+	d.config_dir = o->cfg.config_dir;
+	d.run_dir = o->cfg.run_dir;
+	d.domain = o->cfg.domain;
+	if (have_qmp)
+		d.qmp = o->qmp;
+	if (have_incoming)
+		d.incoming = o->incoming;
+	d.nbd = o->nbd;
+	d.paused = o->paused;
+	d.timeout_s = o->timeout_s;
+	d.idle_timeout_s = o->idle_timeout_s;
+	d.keepalive_ms = keepalive_ms;
+	d.tls = tls;
+	d.verbose = o->verbose;
+	d.json = o->json;
+	sig_install();
+	if (!serve)
+		return ctl_dest_listen(&d, listen, once);
+	/* Standard input and output are the connection: nothing else may
+	 * write there, so the tool's own output goes to standard error. */
+	rfd = dup(0);
+	wfd = dup(1);
+	fd = open("/dev/null", O_RDONLY);
+	if (rfd < 0 || wfd < 0 || fd < 0) {
+		log_err("--serve: cannot take standard input and output");
+		return RECV_USAGE;
+	}
+	dup2(fd, 0);
+	close(fd);
+	dup2(2, 1);
+	if (d.json)
+		d.json = stderr;
+	rc = ctl_dest_session(&d, rfd, wfd, &pid, &qmp);
+	close(rfd);
+	close(wfd);
+	if (once && pid > 0 && (rc == RECV_OK || rc == RECV_CONFIG))
+		return ctl_dest_supervise(pid, &qmp);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -60,6 +133,12 @@ main(int argc, char **argv)
 	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
 	    ENDPOINT_ALLOW(ENDPOINT_TCP);
 	int have_qmp = 0, have_incoming = 0, conns_given = 0, json = 0, c;
+	struct endpoint listen;
+	int serve = 0, have_listen = 0, once = 0, insecure = 0;
+	int64_t keepalive = 0;
+	const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
+	const char *tls_peer = NULL;
+	struct tls_config *tls = NULL;
 	struct opt_parser p;
 	const char *val;
 	int64_t n;
@@ -86,6 +165,25 @@ main(int argc, char **argv)
 			break;
 		case O_NBD:
 			if (opt_endpoint("--nbd", val, sockets, &o.nbd) < 0)
+				return RECV_USAGE;
+			break;
+		case O_LISTEN:
+			if (desturi_parse(val, &listen, err, sizeof(err)) < 0) {
+				log_err("--listen: %s", err);
+				return RECV_USAGE;
+			}
+			have_listen = 1;
+			break;
+		case O_SERVE: serve = 1; break;
+		case O_ONCE: once = 1; break;
+		case O_INSECURE: insecure = 1; break;
+		case O_TLS_CERT: tls_cert = val; break;
+		case O_TLS_KEY: tls_key = val; break;
+		case O_TLS_CA: tls_ca = val; break;
+		case O_TLS_PEER: tls_peer = val; break;
+		case O_KEEPALIVE:
+			if (opt_number("--keepalive", val, 100, 600000,
+			    &keepalive) < 0)
 				return RECV_USAGE;
 			break;
 		case O_DOMAIN: o.cfg.domain = val; break;
@@ -145,6 +243,58 @@ main(int argc, char **argv)
 		default:
 			return RECV_USAGE;
 		}
+	}
+	if (serve && have_listen) {
+		log_err("give --listen or --serve, not both");
+		return RECV_USAGE;
+	}
+	if ((once || insecure || keepalive) && !serve && !have_listen) {
+		log_err("--once, --insecure and --keepalive need --listen or "
+		    "--serve");
+		return RECV_USAGE;
+	}
+	if ((tls_cert || tls_key || tls_ca || tls_peer) && (!have_listen ||
+	    !tls_cert || !tls_key || !tls_ca)) {
+		log_err("TLS needs --listen and all of --tls-cert, --tls-key "
+		    "and --tls-ca");
+		return RECV_USAGE;
+	}
+	if (have_listen && listen.kind == ENDPOINT_TCP && !insecure && !tls_ca) {
+		log_err("--listen tcp: needs --tls-cert, --tls-key and --tls-ca "
+		    "(mutual TLS), or --insecure");
+		return RECV_USAGE;
+	}
+	if (tls_ca && (tls = tls_config_load(tls_cert, tls_key, tls_ca,
+	    tls_peer, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return RECV_USAGE;
+	}
+	if (serve || have_listen) {
+		if (have_qmp && o.cfg.domain) {
+			log_err("give --qmp or --domain, not both");
+			return RECV_USAGE;
+		}
+		if (o.cfg.persistent) {
+			log_err("--persistent is the source's choice: mig-send "
+			    "--persistent");
+			return RECV_USAGE;
+		}
+		if (have_incoming && o.incoming.kind == ENDPOINT_STDIO) {
+			log_err("--incoming - is not possible with --listen or "
+			    "--serve");
+			return RECV_USAGE;
+		}
+		if (o.migrate_disks || o.postcopy || o.parallel || o.ready_file) {
+			log_err("--migrate-disks, --postcopy, --parallel and "
+			    "--ready-file come from the source with --listen or "
+			    "--serve");
+			return RECV_USAGE;
+		}
+		log_init("mig-recv", o.verbose);
+		if (json)
+			o.json = stdout;
+		return managed(&o, serve, &listen, once, have_qmp,
+		    have_incoming, keepalive, tls);
 	}
 	if (have_qmp == !!o.cfg.domain) {
 		log_err("%s (see --help)", have_qmp ? "give --qmp or --domain, "

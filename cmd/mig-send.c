@@ -1,22 +1,29 @@
 /* mig-send: the source side of a live migration.  See mig-send(1). */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "base/opt.h"
+#include "base/sock.h"
 #include "base/version.h"
+#include "config/store.h"
+#include "control/ctl_source.h"
+#include "control/desturi.h"
+#include "tls/tls.h"
 #include "migrate/send.h"
 
 static const char usage_head[] =
 "usage: mig-send (--qmp unix:SRC_QMP | --domain NAME)\n"
-"                --migrate-uri unix:PATH|tcp:H:P|- [OPTION]...\n"
+"                (--migrate-uri unix:PATH|tcp:H:P|- | --desturi URI) [OPTION]...\n"
 "Migrates the guest of the source QEMU to a destination prepared by mig-recv.\n";
 static const char usage_tail[] =
 "Exit: 0 migrated; 1 failed, guest runs on the source; 2 bad input, nothing\n"
 "      changed; 3 failed after the post-copy switch-over; 4 the source guest is\n"
 "      left paused (rollback incomplete, or the destination's outcome unknown);\n"
 "      5 the source QEMU died with the guest; 6 migrated, but --undefinesource\n"
-"      failed.\n";
+"      failed; 7 in doubt (--desturi): the control connection was lost after\n"
+"      the commit, the source guest is left paused.\n";
 
 enum {
 	O_QMP = 1, O_DOMAIN, O_CONFIG, O_RUN, O_UNDEFINE, O_URI, O_ALL, O_INC,
@@ -24,6 +31,9 @@ enum {
 	O_CONNS, O_BW, O_DOWNTIME, O_AC, O_COMP, O_TIMEOUT, O_STALL,
 	O_T_SUSPEND, O_T_POSTCOPY, O_KEEP, O_DRY, O_WAIT, O_CONTEXT, O_VERBOSE, O_JSON,
 	O_HELP, O_VERSION,
+	O_DESTURI, O_MIGRATEURI, O_P2P, O_LIVE, O_PERSISTENT, O_OFFLINE,
+	O_DEFINITION, O_DNAME, O_TUNNELLED, O_INSECURE, O_KEEPALIVE,
+	O_TLS_CERT, O_TLS_KEY, O_TLS_CA, O_TLS_PEER,
 };
 
 /* The one description of each option (base/opt.h); doc/mig-send.1 agrees. */
@@ -36,6 +46,27 @@ static const struct opt opts[] = {
 	    "remove --domain's definition once migrated" },
 	{ O_URI, 0, "migrate-uri", "unix:PATH|tcp:H:P|-",
 	    "where the destination waits for the stream" },
+	{ O_DESTURI, 0, "desturi", "URI",
+	    "managed: the destination's control socket" },
+	{ O_MIGRATEURI, 0, "migrateuri", "URI", "libvirt's --migrate-uri" },
+	{ O_P2P, 0, "p2p", NULL, "accepted (libvirt's; what mig does)" },
+	{ O_LIVE, 0, "live", NULL, "accepted (libvirt's; what mig does)" },
+	{ O_PERSISTENT, 0, "persistent", NULL,
+	    "managed: the destination stores the definition" },
+	{ O_OFFLINE, 0, "offline", NULL,
+	    "managed: move the definition only" },
+	{ O_DEFINITION, 0, "definition", "FILE",
+	    "managed: send this definition" },
+	{ O_DNAME, 0, "dname", "NAME", "managed: the guest's name there" },
+	{ O_TUNNELLED, 0, "tunnelled", NULL, "refused: not implemented yet" },
+	{ O_TLS_CERT, 0, "tls-cert", "FILE", "managed: our TLS certificate" },
+	{ O_TLS_KEY, 0, "tls-key", "FILE", "managed: its key" },
+	{ O_TLS_CA, 0, "tls-ca", "FILE", "managed: the CA of the peer's" },
+	{ O_TLS_PEER, 0, "tls-peer-name", "NAME",
+	    "managed: the peer's certificate name" },
+	{ O_INSECURE, 0, "insecure", NULL, "managed: allow tcp: in clear" },
+	{ O_KEEPALIVE, 0, "keepalive", "MS",
+	    "managed: keepalive interval (5000)" },
 	{ O_ALL, 0, "copy-storage-all", NULL, "copy the disks in full" },
 	{ O_INC, 0, "copy-storage-inc", NULL, "copy only their top images" },
 	{ O_DISKS_URI, 0, "disks-uri", "unix:PATH|tcp:H:P",
@@ -70,6 +101,98 @@ static const struct opt opts[] = {
 	{ 0 },
 };
 
+static struct def send_def;		/* what travels, managed */
+static struct ctl_source send_cs;
+
+/*
+ * Managed: the definition that travels (--definition FILE, else the
+ * domain's stored one, else its live one) and the request's fields.
+ * Returns 0, or -1 after an error line.
+ */
+static int
+managed_request(struct send_opts *o, const char *definition,
+    const char *dname, int persistent, int offline)
+{
+	static char text[DEF_MAX + 2];
+	struct store st;
+	char err[600];
+	long n;
+	int rc = 0;
+
+	if (definition) {
+		n = store_read_file(definition, text, DEF_MAX + 1);
+		if (n < 0 || n > (long)DEF_MAX) {
+			log_err("--definition %s: %s", definition, n < 0 ?
+			    strerror(errno) : "too long");
+			return -1;
+		}
+		if (def_parse(&send_def, text, (size_t)n, err,
+		    sizeof(err)) < 0) {
+			log_err("--definition %s: %s", definition, err);
+			return -1;
+		}
+		send_cs.def = &send_def;
+	} else if (o->cfg.domain) {
+		if (store_init(&st, o->cfg.config_dir, o->cfg.run_dir, err,
+		    sizeof(err)) < 0) {
+			log_err("%s", err);
+			return -1;
+		}
+		rc = store_get(&st, o->cfg.domain, &send_def, err, sizeof(err));
+		if (rc == 0 && !offline)
+			rc = store_run_def(&st, o->cfg.domain, &send_def, err,
+			    sizeof(err));
+		if (rc < 0) {
+			log_err("%s", err);
+			return -1;
+		}
+		if (rc > 0)
+			send_cs.def = &send_def;
+	}
+	if (offline && send_cs.def == NULL) {
+		log_err("--offline needs a definition: --domain NAME with a "
+		    "stored one, or --definition FILE");
+		return -1;
+	}
+	send_cs.name = send_cs.def ? send_cs.def->name : o->cfg.domain ?
+	    o->cfg.domain : dname ? dname : "guest";
+	send_cs.dname = dname;
+	send_cs.flags = (o->postcopy ? CTL_FL_POSTCOPY : 0) |
+	    (o->parallel ? CTL_FL_PARALLEL : 0) |
+	    (o->storage != SEND_STORAGE_NONE ? CTL_FL_STORAGE : 0) |
+	    (persistent ? CTL_FL_PERSISTENT : 0) |
+	    (o->cfg.undefinesource ? CTL_FL_UNDEFINESOURCE : 0);
+	send_cs.conns = o->parallel ? (uint32_t)o->parallel_connections : 0;
+	return 0;
+}
+
+/* --offline: the definition alone; the source's guest is not touched. */
+static int
+managed_offline(struct send_opts *o)
+{
+	struct store st;
+	char err[600];
+
+	if (ctl_source_offline(&send_cs, err, sizeof(err)) < 0) {
+		log_err("offline migration failed: %s", err);
+		ctl_source_close(&send_cs);
+		return SEND_FAILED;
+	}
+	ctl_source_close(&send_cs);
+	log_info("guest '%s' defined on the destination", send_cs.name);
+	if (!o->cfg.undefinesource)
+		return SEND_OK;
+	if (store_init(&st, o->cfg.config_dir, o->cfg.run_dir, err,
+	    sizeof(err)) < 0 || store_lock(&st, 0, err, sizeof(err)) < 0 ||
+	    store_remove(&st, send_cs.name, err, sizeof(err)) < 0) {
+		log_err("--undefinesource: %s", err);
+		return SEND_CONFIG;
+	}
+	store_unlock(&st);
+	log_info("guest '%s' undefined here (--undefinesource)", send_cs.name);
+	return SEND_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -77,6 +200,12 @@ main(int argc, char **argv)
 	const unsigned sockets = ENDPOINT_ALLOW(ENDPOINT_UNIX) |
 	    ENDPOINT_ALLOW(ENDPOINT_TCP);
 	int have_qmp = 0, have_uri = 0, json = 0, conns_given = 0, c;
+	struct endpoint dest;
+	const char *definition = NULL, *dname = NULL;
+	int have_dest = 0, persistent = 0, offline = 0, insecure = 0, rc;
+	int64_t keepalive = 0;
+	const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
+	const char *tls_peer = NULL;
 	struct opt_parser p;
 	const char *val;
 	int64_t n;
@@ -96,6 +225,7 @@ main(int argc, char **argv)
 			have_qmp = 1;
 			break;
 		case O_URI:
+		case O_MIGRATEURI:
 			if (opt_endpoint("--migrate-uri", val, ENDPOINT_ANY,
 			    &o.migrate_uri) < 0)
 				return SEND_USAGE;
@@ -115,6 +245,39 @@ main(int argc, char **argv)
 			    &o.disks_uri) < 0)
 				return SEND_USAGE;
 			break;
+		case O_DESTURI:
+			if (desturi_parse(val, &dest, err, sizeof(err)) < 0) {
+				log_err("--desturi: %s", err);
+				return SEND_USAGE;
+			}
+			have_dest = 1;
+			break;
+		case O_P2P: case O_LIVE: break;	/* what mig always does */
+		case O_PERSISTENT: persistent = 1; break;
+		case O_OFFLINE: offline = 1; break;
+		case O_DEFINITION: definition = val; break;
+		case O_DNAME:
+			if (!def_name_ok(val, err, sizeof(err))) {
+				log_err("--dname: %s", err);
+				return SEND_USAGE;
+			}
+			dname = val;
+			break;
+		case O_INSECURE: insecure = 1; break;
+		case O_TLS_CERT: tls_cert = val; break;
+		case O_TLS_KEY: tls_key = val; break;
+		case O_TLS_CA: tls_ca = val; break;
+		case O_TLS_PEER: tls_peer = val; break;
+		case O_KEEPALIVE:
+			if (opt_number("--keepalive", val, 100, 600000,
+			    &keepalive) < 0)
+				return SEND_USAGE;
+			break;
+		case O_TUNNELLED:
+			log_err("--tunnelled is not implemented yet: run "
+			    "mig-tunnel between the hosts and give --migrate-uri "
+			    "and --disks-uri through it");
+			return SEND_USAGE;
 		case O_DOMAIN: o.cfg.domain = val; break;
 		case O_CONFIG: o.cfg.config_dir = val; break;
 		case O_RUN: o.cfg.run_dir = val; break;
@@ -183,16 +346,68 @@ main(int argc, char **argv)
 			return SEND_USAGE;
 		}
 	}
-	if (have_qmp == !!o.cfg.domain || !have_uri) {
-		log_err("%s (see --help)", !have_uri ? "--migrate-uri is "
-		    "required" : have_qmp ? "give --qmp or --domain, not both" :
+	if (!have_dest && (persistent || offline || definition || dname ||
+	    insecure || keepalive)) {
+		log_err("--persistent, --offline, --definition, --dname, "
+		    "--insecure and --keepalive need --desturi");
+		return SEND_USAGE;
+	}
+	if ((tls_cert || tls_key || tls_ca || tls_peer) && (!have_dest ||
+	    !tls_cert || !tls_key || !tls_ca)) {
+		log_err("TLS needs --desturi and all of --tls-cert, --tls-key "
+		    "and --tls-ca");
+		return SEND_USAGE;
+	}
+	if (have_dest && dest.kind == ENDPOINT_TCP && !insecure && !tls_ca) {
+		log_err("--desturi tcp: needs --tls-cert, --tls-key and --tls-ca "
+		    "(mutual TLS), or --insecure");
+		return SEND_USAGE;
+	}
+	if (tls_ca && (send_cs.tls = tls_config_load(tls_cert, tls_key, tls_ca,
+	    tls_peer, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return SEND_USAGE;
+	}
+	if (offline && !persistent) {
+		log_err("--offline needs --persistent (as libvirt's)");
+		return SEND_USAGE;
+	}
+	if (have_dest && have_uri && o.migrate_uri.kind == ENDPOINT_STDIO) {
+		log_err("--desturi needs a socket --migrate-uri, not '-'");
+		return SEND_USAGE;
+	}
+	if (offline) {
+		/* The guest may be running or shut off: its QEMU is not
+		 * asked anything. */
+		if (!o.cfg.domain && !definition) {
+			log_err("--offline needs --domain NAME or --definition "
+			    "FILE");
+			return SEND_USAGE;
+		}
+		if (managed_request(&o, definition, dname, persistent, 1) < 0)
+			return SEND_USAGE;
+		if (ctl_source_connect(&send_cs, &dest, clock_ms() + 10000 +
+		    o.wait_s * 1000, err, sizeof(err)) < 0) {
+			log_err("--desturi: %s", err);
+			return SEND_FAILED;
+		}
+		return managed_offline(&o);
+	}
+	if (have_qmp == !!o.cfg.domain || (!have_uri && !have_dest)) {
+		log_err("%s (see --help)", !have_uri && !have_dest ?
+		    "--migrate-uri or --desturi is required" : have_qmp ?
+		    "give --qmp or --domain, not both" :
 		    "--qmp or --domain is required");
 		return SEND_USAGE;
 	}
+
 	if (apply_prepare(&o.cfg, APPLY_SOURCE, &o.qmp, err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return SEND_USAGE;
 	}
+	/* The hooks are set once connected; the checks need to know. */
+	if (have_dest)
+		o.peer = &send_cs.peer;
 	if (conns_given && !o.parallel) {
 		log_err("--parallel-connections needs --parallel");
 		return SEND_USAGE;
@@ -205,5 +420,25 @@ main(int argc, char **argv)
 	/* With the stream on stdout, the JSON lines go to stderr. */
 	if (json)
 		o.json = o.migrate_uri.kind == ENDPOINT_STDIO ? stderr : stdout;
-	return send_run(&o);
+	if (!have_dest)
+		return send_run(&o);
+	/* Managed: Begin's checks are send_run's preflight; the control
+	 * connection is made first so that Prepare follows them. */
+	if (managed_request(&o, definition, dname, persistent, 0) < 0)
+		return SEND_USAGE;
+	if (o.dry_run) {
+		log_err("--dry-run is for the two-command mode");
+		return SEND_USAGE;
+	}
+	if (ctl_source_connect(&send_cs, &dest, clock_ms() + 10000 +
+	    o.wait_s * 1000, err, sizeof(err)) < 0) {
+		log_err("--desturi: %s (is mig-recv --listen running?)", err);
+		return SEND_USAGE;
+	}
+	if (keepalive)
+		send_cs.conn.interval_ms = keepalive;
+	o.peer = &send_cs.peer;
+	rc = send_run(&o);
+	ctl_source_close(&send_cs);
+	return rc;
 }

@@ -7,7 +7,9 @@
 # migration: the guest runs on the destination and went on counting, the
 # destination's type (persistent or transient), and both sides' stored
 # definitions, by content ("unchanged dest config" is the destination's
-# own, which differs from the source's by a line).
+# own, which differs from the source's by a line).  With MANAGED=1
+# (managed-table.sh) each migration is one mig-send --desturi to a
+# mig-recv --listen --once that launches the destination itself.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/test/qemu.sh"
 . "$TOP/test/mig.sh"
@@ -64,18 +66,35 @@ while read -r stype dcfg undef pers want_type want_src want_dst; do
 	if [ "$dcfg" = Y ]; then
 		host_config "$d" define "$T/$d.own" >/dev/null || fail "define"
 	fi
-	# Two-command mode: the destination starts from the source's text.
-	host_start "$d" create --incoming "$T/$s.def"
-	wait_for 30 "a count from the source guest" has_counts 1 "$serial"
 	flags_r="" flags_s=""
 	[ "$pers" = Y ] && flags_r=--persistent
 	[ "$undef" = Y ] && flags_s=--undefinesource
-	recv_start_with --domain g $(host_dirs "$d") $flags_r \
-		--incoming "unix:$T/r$n.mig"
-	send_start_with --domain g $(host_dirs "$s") $flags_s \
-		--migrate-uri "unix:$T/r$n.mig"
-	expect_status send $SEND_PID 0
-	expect_status recv $RECV_PID 0
+	if [ -n "${MANAGED:-}" ]; then
+		# Managed (managed-table.sh): one command; mig-recv launches
+		# the guest from the text the source sends, --persistent is
+		# the source's option, and mig-recv --once stays as the
+		# guest's supervisor until it is destroyed below.
+		"$BIN/mig-recv" --listen "unix:$T/r$n.ctl" --once \
+			$(host_dirs "$d") >"$T/recv.out" 2>"$T/recv.err" </dev/null &
+		RECV_PID=$!
+		track $RECV_PID
+		wait_for 30 "mig-recv to listen" test -S "$T/r$n.ctl"
+		wait_for 30 "a count from the source guest" has_counts 1 "$serial"
+		send_start_with --domain g $(host_dirs "$s") $flags_s $flags_r \
+			--p2p --desturi "unix:$T/r$n.ctl"
+		expect_status send $SEND_PID 0
+	else
+		# Two-command mode: the destination starts from the source's
+		# text.
+		host_start "$d" create --incoming "$T/$s.def"
+		wait_for 30 "a count from the source guest" has_counts 1 "$serial"
+		recv_start_with --domain g $(host_dirs "$d") $flags_r \
+			--incoming "unix:$T/r$n.mig"
+		send_start_with --domain g $(host_dirs "$s") $flags_s \
+			--migrate-uri "unix:$T/r$n.mig"
+		expect_status send $SEND_PID 0
+		expect_status recv $RECV_PID 0
+	fi
 	check_continuity "$serial" /dev/null
 
 	# The destination: running, of the table's type.
@@ -103,6 +122,8 @@ while read -r stype dcfg undef pers want_type want_src want_dst; do
 	fi
 	[ ! -e "$T/$s/run/g" ] || fail "row $n: the source's run state is left"
 	host_config "$d" destroy g >/dev/null || fail "destroy on $d"
+	# The supervisor exits with its QEMU's status (a QMP quit: 0).
+	[ -n "${MANAGED:-}" ] && expect_status recv $RECV_PID 0
 done <<EOF
 $ROWS
 EOF

@@ -346,9 +346,42 @@ outcome_is() {
 
 # host_config HOST ARGS...: mig-config on host HOST, whose config and run
 # directories are $T/HOST/etc and $T/HOST/run (two hosts never share them).
+# With IN_NS set, it runs in HOST's mount namespace (in_ns).
 host_config() {
 	_h=$1; shift
-	"$BIN/mig-config" --config-dir "$T/$_h/etc" --run-dir "$T/$_h/run" "$@"
+	${IN_NS:+in_ns "$_h"} "$BIN/mig-config" --config-dir "$T/$_h/etc" \
+		--run-dir "$T/$_h/run" "$@"
+}
+
+# in_ns HOST CMD...: CMD (exec'd, so its PID is in_ns's) in a new mount
+# namespace that sees what the host sees, but a private /tmp/migdir (bind
+# mounted from $T/migdir, shared by every HOST) and $T/disks (from
+# $T/HOST-disks, HOST's own): two hosts that share one directory.
+# require_ns skips a test where unshare cannot do that.
+in_ns() {
+	unshare -m sh -c '
+		set -e
+		T=$0 H=$1
+		shift
+		mount --make-rprivate /
+		mount --rbind /tmp /mnt
+		mount -t tmpfs mig-ns /tmp
+		case $T in /tmp/*)
+			mkdir -p "$T"
+			mount --rbind "/mnt${T#/tmp}" "$T" ;;
+		esac
+		umount -l /mnt
+		mkdir -p /tmp/migdir
+		mount --bind "$T/migdir" /tmp/migdir
+		mount --bind "$T/$H-disks" "$T/disks"
+		exec "$@"' "$T" "$@"
+}
+
+require_ns() {
+	require unshare
+	mkdir -p "$T/migdir" "$T/nscheck-disks" "$T/disks"
+	in_ns nscheck true 2>"$T/ns.err" ||
+		skip "unshare -m with bind mounts does not work here: $(head -n 1 "$T/ns.err")"
 }
 
 # host_dirs HOST: mig-send's or mig-recv's options for HOST's directories.

@@ -9,10 +9,11 @@ static const char *const outcome_names[] = {
 	[OUTCOME_SPLIT] = "paused on both (post-copy split)",
 	[OUTCOME_LOST] = "lost",
 	[OUTCOME_NOT_HERE] = "not on destination",
+	[OUTCOME_DOUBT] = "in doubt",
 };
 
 const char *
 outcome_name(enum outcome o)
 {
-	return (unsigned)o <= OUTCOME_NOT_HERE ? outcome_names[o] : "unknown";
+	return (unsigned)o <= OUTCOME_DOUBT ? outcome_names[o] : "unknown";
 }

@@ -15,6 +15,9 @@ enum outcome {
 	OUTCOME_LOST,		/* the QEMU that held it died */
 	OUTCOME_NOT_HERE,	/* mig-recv: not on the destination, whose
 				   QEMU quit (the source was told) */
+	OUTCOME_DOUBT,		/* managed: the control connection was lost
+				   when the outcome could not be known; the
+				   guest is paused, never running twice */
 };
 
 /* "destination running", "paused on source", ..., as the man pages say. */

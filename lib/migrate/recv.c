@@ -54,6 +54,7 @@ struct recv {
 	ino_t mig_ino, nbd_ino;	/* our sockets' inodes: we unlink only
 				   ours */
 	int rescuing;
+	int doubt;		/* managed: lost after "loaded" */
 	enum outcome outcome;
 	int64_t t0, last_write, next_writes;
 	char err[700];
@@ -429,6 +430,7 @@ recv_release(struct recv *r)
 {
 	char args[256], state[32] = "";
 	size_t i;
+	int rc;
 
 	if (r->released)
 		return 0;
@@ -443,6 +445,12 @@ recv_release(struct recv *r)
 		    RECV_BITMAP), NULL) != QEMU_OK)
 			log_warn("%s", r->err);
 	r->bitmaps = 0;
+	/* Managed Finish: the guest starts only on the source's commit. */
+	if (r->o->peer && (rc = r->o->peer->loaded(r->o->peer->arg,
+	    r->postcopy_seen, r->err, sizeof(r->err))) < 0) {
+		r->doubt = rc == -2;
+		return -1;
+	}
 	if (r->o->paused) {
 		log_info("the guest is left paused (--paused)");
 		r->released = 1;
@@ -572,6 +580,9 @@ recv_wait(struct recv *r)
 		}
 		if (now >= next_tick) {
 			next_tick = now + RECV_TICK_MS;
+			if (o->peer && o->peer->tick(o->peer->arg, r->err,
+			    sizeof(r->err)) < 0)
+				return -1;
 			if (r->ctl >= 0 && confirm_check(r->ctl, why,
 			    sizeof(why))) {
 				snprintf(r->err, sizeof(r->err), "the source gave "
@@ -611,6 +622,15 @@ recv_tell(struct recv *r, enum confirm_word w, const char *reason)
 	char err[300];
 
 	recv_drop_path(r);
+	if (r->o->peer) {
+		if (!r->rescuing)
+			r->o->peer->tell(r->o->peer->arg, w == CONFIRM_RUNNING ?
+			    PEER_W_RUNNING : w == CONFIRM_PAUSED ?
+			    PEER_W_PAUSED : PEER_W_FAILED, !r->qe.gone &&
+			    w == CONFIRM_FAILED && r->outcome != OUTCOME_NOT_HERE,
+			    reason);
+		return;
+	}
 	if (r->o->incoming.kind == ENDPOINT_STDIO)
 		return;
 	r->mig_ino = 0;		/* the path is confirm_serve's now */
@@ -662,8 +682,18 @@ recv_fail(struct recv *r)
 	else
 		log_info("destination QEMU quit");
 	r->outcome = OUTCOME_NOT_HERE;
+	if (r->doubt) {
+		/* The source may have committed and be waiting, paused: the
+		 * guest is there, never here, and never running twice. */
+		log_err("in doubt: the control connection was lost after "
+		    "'loaded'; the destination QEMU was quit, so the guest is "
+		    "on the source (paused if it had committed): resume it "
+		    "there (QMP 'cont') if it does not run");
+		r->outcome = OUTCOME_DOUBT;
+		return RECV_DOUBT;
+	}
 	/* Only a source that began may be waiting to hear why. */
-	if (r->contact || recv_stream_began(r))
+	if (r->contact || recv_stream_began(r) || r->o->peer)
 		recv_tell(r, CONFIRM_FAILED, why);
 	return RECV_FAILED;
 }
@@ -777,6 +807,8 @@ recv_run(const struct recv_opts *o)
 		goto out;
 	}
 	/* Every socket listens now: the source may start. */
+	if (o->peer)
+		o->peer->ready(o->peer->arg);
 	if (o->json) {
 		progress_phase("ready", clock_ms() - r->t0);
 	} else {

@@ -11,6 +11,7 @@
 
 #include "base/endpoint.h"
 #include "config/apply.h"
+#include "migrate/peer.h"
 
 /* Exit codes, as documented in mig-recv(1). */
 enum {
@@ -21,6 +22,8 @@ enum {
 	RECV_PAUSED = 4,	/* the guest is left paused here */
 	RECV_LOST = 5,		/* the destination QEMU died with the guest */
 	RECV_CONFIG = 6,	/* migrated; --persistent not applied */
+	RECV_DOUBT = 7,		/* managed: the control connection was lost
+				   after "loaded"; the QEMU here was quit */
 };
 
 struct recv_opts {
@@ -39,6 +42,8 @@ struct recv_opts {
 	int verbose;
 	FILE *json;
 	struct apply_opts cfg;		/* --domain, --persistent */
+	/* Managed (--listen, --serve): the source's hooks, else NULL. */
+	const struct recv_peer *peer;
 };
 
 int recv_check_opts(const struct recv_opts *o, char *err, size_t errlen);

@@ -36,6 +36,8 @@ enum {
 	MARK_CHANGING = 'S',	/* capabilities, mirrors, migration: undo */
 	MARK_CONTINUED = 'C',	/* migrate-continue may have gone out */
 	MARK_COMMITTED = 'K',	/* the destination has the guest: quit */
+	MARK_DOUBT = 'D',	/* managed: commit may have gone out: the
+				   source stays paused, whatever happens */
 };
 
 /* The capabilities mig-send sets, and restores as they were. */
@@ -70,7 +72,10 @@ struct send_disk {
 };
 
 struct send {
-	const struct send_opts *o;
+	const struct send_opts *o;	/* &oc */
+	struct send_opts oc;	/* the options; a peer fills in the URIs */
+	int prepared;		/* managed: the destination was prepared */
+	int peer_refused;	/* ... or it refused (exit 1, not 2) */
 	struct qemu qe;
 	struct guard guard;
 	struct send_disk disk[DISKS_MAX];
@@ -90,6 +95,9 @@ struct send {
 	int heard;		/* the destination's word came */
 	int stalled;		/* no progress for --stall-timeout */
 	int rescuing;		/* in the guard, after mig-send died */
+	int committed;		/* managed: the commit may have gone out */
+	int peer_said_gone;	/* ... and yet the destination said its
+				   QEMU quit without the guest */
 	enum outcome outcome;
 	int64_t t0, t_migrate, next_tick;
 	int64_t t_waited;	/* --wait: sockets may appear until then */
@@ -129,7 +137,8 @@ send_check_opts(const struct send_opts *o, char *err, size_t errlen)
 	if (o->migrate_disks && o->storage == SEND_STORAGE_NONE)
 		snprintf(err, errlen, "--migrate-disks needs --copy-storage-all "
 		    "or --copy-storage-inc");
-	else if (o->storage != SEND_STORAGE_NONE && o->disks_uri.kind == 0)
+	else if (o->storage != SEND_STORAGE_NONE && o->disks_uri.kind == 0 &&
+	    o->peer == NULL)
 		snprintf(err, errlen, "copying storage needs --disks-uri");
 	else if (o->storage == SEND_STORAGE_NONE && o->disks_uri.kind != 0)
 		snprintf(err, errlen, "--disks-uri needs --copy-storage-all or "
@@ -590,6 +599,14 @@ send_wait(struct send *s, enum send_goal goal, int interruptible,
 			return SEND_DEADLINE;
 		if (now >= s->next_tick) {
 			s->next_tick = now + SEND_TICK_MS;
+			/* Managed: the destination may fail before the
+			 * switch-over (the waits a signal may end too);
+			 * after it, send_settle hears it, and a rollback
+			 * does not listen. */
+			if (s->o->peer && interruptible && !s->rescuing &&
+			    s->o->peer->tick(s->o->peer->arg, s->err,
+			    sizeof(s->err)) < 0)
+				return SEND_BROKE;
 			/* No command may outlive the wait's own deadline. */
 			s->qe.limit = deadline;
 			if (mirrors)
@@ -806,6 +823,24 @@ send_probe(struct send *s, const char *id, struct nbd_export_info *info)
 	}
 }
 
+/* Managed: Prepare, once the disks are chosen; nothing changed yet. */
+static int
+send_peer_prepare(struct send *s, const struct disk_list *chosen)
+{
+	const struct send_peer *p = s->o->peer;
+
+	if (p == NULL || s->prepared)
+		return 0;
+	if (p->prepare(p->arg, s->was_running, chosen ? chosen->d : NULL,
+	    chosen ? chosen->n : 0, &s->oc.migrate_uri, &s->oc.disks_uri,
+	    s->err, sizeof(s->err)) < 0) {
+		s->peer_refused = 1;
+		return -1;
+	}
+	s->prepared = 1;
+	return 0;
+}
+
 static int
 send_check_disks(struct send *s)
 {
@@ -839,6 +874,13 @@ send_check_disks(struct send *s)
 		d->d = chosen.d[i];
 		snprintf(d->nbd_node, sizeof(d->nbd_node), "mig-nbd-%zu", i);
 		snprintf(d->job, sizeof(d->job), "mig-mirror-%zu", i);
+	}
+	/* Managed: the destination makes these disks ready (Prepare). */
+	if (!o->dry_run && send_peer_prepare(s, &chosen) < 0)
+		return -1;
+	for (i = 0; i < chosen.n; i++) {
+		struct send_disk *d = &s->disk[i];
+
 		/* A dry run asks what the destination needs: it may not be
 		 * there yet. */
 		if (o->dry_run)
@@ -918,6 +960,9 @@ send_preflight(struct send *s)
 		    "progress (status '%s')", state);
 		return -1;
 	}
+	/* Managed: the destination makes its sockets in Prepare. */
+	if (o->peer)
+		goto settings;
 	/* --wait: a destination that is still starting. */
 	while (o->migrate_uri.kind == ENDPOINT_UNIX && !o->dry_run &&
 	    (stat(o->migrate_uri.path, &st) < 0 || !S_ISSOCK(st.st_mode)) &&
@@ -932,11 +977,15 @@ send_preflight(struct send *s)
 	if (o->parallel && o->migrate_uri.kind == ENDPOINT_UNIX &&
 	    !o->dry_run && send_qemu_sees(s, &o->migrate_uri) < 0)
 		return -1;
+settings:
 	s->return_path = o->migrate_uri.kind != ENDPOINT_STDIO ||
 	    sock_is_socket(1);
 	if (send_save_settings(s) < 0)
 		return -1;
 	if (o->storage != SEND_STORAGE_NONE && send_check_disks(s) < 0)
+		return -1;
+	if (o->storage == SEND_STORAGE_NONE && !o->dry_run &&
+	    send_peer_prepare(s, NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -1084,6 +1133,13 @@ send_hear(struct send *s, int64_t ms, enum confirm_word *w,
 	char reason[CONFIRM_LINE_MAX], err[300];
 	int rc;
 
+	if (s->o->peer) {
+		/* Managed: the control connection carries the words. */
+		if (abort_why && s->prepared && !s->rescuing && !s->heard)
+			s->o->peer->abort(s->o->peer->arg, abort_why);
+		s->heard = 1;
+		return 0;
+	}
 	if (s->o->migrate_uri.kind == ENDPOINT_STDIO) {
 		send_drop_stdout();
 		return 0;
@@ -1183,6 +1239,8 @@ send_rollback(struct send *s)
 		    "channels failed): it may refuse another one");
 	if (qemu_run_state(&s->qe, state, sizeof(state)) != QEMU_OK)
 		snprintf(why, sizeof(why), "%s", s->qe.err);
+	else if (s->committed && !s->peer_said_gone)
+		snprintf(why, sizeof(why), "the commit went out");
 	else if (s->was_running && strcmp(state, "running") != 0 &&
 	    send_exec(s, "cont", NULL, NULL) != QEMU_OK)
 		snprintf(why, sizeof(why), "%s", s->err);
@@ -1303,11 +1361,55 @@ send_commit(struct send *s, enum confirm_word w)
  * word that it does, and without a word stays paused.  completed: QEMU
  * reported the stream complete (so the destination loaded it).
  */
+static void
+send_committing(void *arg)
+{
+	struct send *s = arg;
+
+	guard_mark(&s->guard, MARK_DOUBT);
+	s->committed = 1;
+}
+
+/*
+ * Managed Confirm: the destination's "loaded" or "failed", then the
+ * commit and its "started" (lib/control does the talking).
+ */
+static int
+send_peer_settle(struct send *s)
+{
+	const struct send_peer *p = s->o->peer;
+	char why[sizeof(s->err)];
+
+	switch (p->settle(p->arg, send_committing, s, why, sizeof(why))) {
+	case PEER_STARTED:
+		return send_commit(s, CONFIRM_RUNNING);
+	case PEER_STARTED_PAUSED:
+		return send_commit(s, CONFIRM_PAUSED);
+	case PEER_NOT_THERE:
+		s->peer_said_gone = 1;
+		log_err("%s: resuming the source", why);
+		snprintf(s->err, sizeof(s->err), "%s", why);
+		s->heard = 1;
+		return send_rollback(s);
+	case PEER_DOUBT:
+		break;
+	}
+	progress_end_line();
+	log_err("in doubt: %s after the commit went out; the guest is paused "
+	    "on the source and may be starting on the destination. Never "
+	    "resume both: quit the source QEMU if the destination runs the "
+	    "guest, else resume the source (QMP 'cont')", why);
+	s->outcome = OUTCOME_DOUBT;
+	return SEND_DOUBT;
+}
+
 static int
 send_settle(struct send *s, int completed)
 {
 	enum confirm_word w;
 
+	if (s->o->peer)
+		return send_peer_settle(s);
 	progress_end_line();
 	if (!send_hear(s, SEND_CONFIRM_MS, &w, NULL)) {
 		if (completed && s->o->migrate_uri.kind == ENDPOINT_STDIO) {
@@ -1512,8 +1614,22 @@ send_rescue(void *arg, int mark)
 	if (mark == MARK_CONTINUED && send_status_is(s, "pre-switchover",
 	    NULL))
 		mark = MARK_CHANGING;
-	if (mark == MARK_COMMITTED) {
+	if (mark == MARK_DOUBT) {
+		/* The commit may have gone out: never resume. */
+		log_err("guard: the commit may have reached the destination: "
+		    "the source guest is left paused (in doubt)");
+		s->outcome = OUTCOME_DOUBT;
+	} else if (mark == MARK_COMMITTED) {
 		send_commit(s, CONFIRM_RUNNING);
+	} else if (mark == MARK_CONTINUED && s->o->peer) {
+		/* Managed: no commit went out, and a destination that loses
+		 * its source before the commit quits its QEMU: the guest is
+		 * the source's. */
+		s->continued = 1;
+		for (i = 0; i < s->ndisks; i++)
+			s->disk[i].finished = 1;
+		send_wait(s, GOAL_END, 0, clock_ms() + SEND_FINISH_MS);
+		send_rollback(s);
 	} else if (mark == MARK_CONTINUED) {
 		s->continued = 1;
 		for (i = 0; i < s->ndisks; i++)
@@ -1540,7 +1656,8 @@ send_run(const struct send_opts *o)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	s->o = o;
+	s->oc = *o;
+	s->o = o = &s->oc;
 	s->t0 = clock_ms();
 	s->outcome = OUTCOME_UNCHANGED;
 	s->guard.fd = -1;
@@ -1555,9 +1672,12 @@ send_run(const struct send_opts *o)
 	}
 	if (send_preflight(s) < 0) {
 		log_err("%s", s->err);
-		send_summary(s, "bad-input");
+		/* Managed: a prepared destination undoes its Prepare. */
+		if (s->prepared)
+			o->peer->abort(o->peer->arg, s->err);
+		send_summary(s, s->peer_refused ? "refused" : "bad-input");
 		qemu_close(&s->qe);
-		return SEND_USAGE;
+		return s->peer_refused ? SEND_FAILED : SEND_USAGE;
 	}
 	if (o->dry_run) {
 		send_dry_run(s);

@@ -10,6 +10,7 @@
 
 #include "base/endpoint.h"
 #include "config/apply.h"
+#include "migrate/peer.h"
 
 /* Exit codes, as documented in mig-send(1). */
 enum {
@@ -21,6 +22,8 @@ enum {
 				   incomplete, or the outcome unknown */
 	SEND_LOST = 5,		/* the source QEMU died with the guest */
 	SEND_CONFIG = 6,	/* migrated; --undefinesource not applied */
+	SEND_DOUBT = 7,		/* managed: the control connection was lost
+				   after the commit; the source is paused */
 };
 
 enum send_storage { SEND_STORAGE_NONE, SEND_STORAGE_ALL, SEND_STORAGE_INC };
@@ -50,6 +53,9 @@ struct send_opts {
 	int verbose;
 	FILE *json;			/* JSON lines go here, or NULL */
 	struct apply_opts cfg;		/* --domain, --undefinesource */
+	/* Managed (--desturi): the destination's hooks, else NULL; then
+	 * migrate_uri and disks_uri may be left for it to choose. */
+	const struct send_peer *peer;
 };
 
 /*

@@ -1,0 +1,151 @@
+#!/bin/sh
+# make bench: what the control channel of a managed migration costs.  The
+# same migration (the test guest with 128 MiB of RAM it keeps dirtying, a
+# 256 MiB qcow2 disk holding 32 MiB of data, --copy-storage-all over unix
+# sockets) is done alternately (a) in two commands, as today: the
+# destination disk made with qemu-img, the destination QEMU started with
+# mig-config create --incoming, then mig-recv + mig-send; and (b) p2p: one
+# mig-send --desturi to a mig-recv --listen --once that receives the
+# definition, creates the disk and launches QEMU itself.  BENCH_ROUNDS
+# rounds (5); then the medians of the total time, and the ratio p2p/two
+# against the target (at most 5% more).
+#
+# Total time: from the first command on the destination until the guest
+# runs there and the source QEMU has quit.  Every run is checked (the guest
+# counts on, qemu-img compare finds the disks identical); a failed run is
+# not counted and makes the exit status 1.  The ratio does not.
+# Knobs: BENCH_ROUNDS (5), BENCH_DOWNTIME_MS (2000), QEMU, QEMU_ACCEL, TMPDIR.
+. "$(dirname "$0")/lib.sh"
+ROUNDS=${BENCH_ROUNDS:-5}
+DOWNTIME=${BENCH_DOWNTIME_MS:-2000}	# one pass, as scripts/bench.sh
+GUEST_MEM=128
+DISK=256
+TARGET_PCT=5
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+for c in "$QEMU" qemu-img qemu-io; do
+	command -v "$c" >/dev/null 2>&1 || die "$c is missing"
+done
+for f in "$BIN/mig-send" "$BIN/mig-recv" "$BIN/mig-config" "$GUEST"; do
+	[ -f "$f" ] || die "$f is missing: run make"
+done
+case $ROUNDS in '' | *[!0-9]* | 0) die "BENCH_ROUNDS must be a positive number" ;; esac
+T=$(mktemp -d "${TMPDIR:-/tmp}/mig-bench.XXXXXX") || die "mktemp"
+
+# def HOST: the guest's definition with its disk in $R/HOST/.
+def() {
+	{
+		echo "name g"
+		echo "qemu $QEMU"
+		for a in -M pc -accel "${QEMU_ACCEL:-tcg}" -m $GUEST_MEM \
+		    -display none -nodefaults -no-user-config -kernel "$GUEST" \
+		    -chardev "file,id=serial,path=$R/g.serial,append=on" \
+		    -serial chardev:serial \
+		    -blockdev "driver=qcow2,node-name=vd0,file.driver=file,file.filename=$R/$1/g.qcow2" \
+		    -device virtio-blk-pci,drive=vd0,id=vd0; do
+			echo "arg $a"
+		done
+	}
+}
+cfg() { _h=$1; shift; "$BIN/mig-config" --config-dir "$R/$_h/etc" --run-dir "$R/$_h/run" "$@"; }
+
+# run MODE: one migration in a fresh directory; appends its time.
+run() {
+	R=$T/run
+	rm -rf "$R"
+	mkdir -p "$R/src" "$R/dst/etc/hooks" || return 1
+	cp "$T/template.qcow2" "$R/src/g.qcow2" || return 1
+	def src >"$R/src.def"
+	cfg src create "$R/src.def" >"$R/src.out" 2>&1 ||
+		{ WHY="source: $(cat "$R/src.out")"; return 1; }
+	src_pid=$(cat "$R/src/run/g/pid")
+	until_ok 30 "the guest to count" has_counts 2 "$R/g.serial" || return 1
+	if [ "$1" = two ]; then
+		T0=$(now_ms)
+		qemu-img create -q -f qcow2 "$R/dst/g.qcow2" "${DISK}M" &&
+		def dst >"$R/dst.def" &&
+		cfg dst create --incoming "$R/dst.def" >"$R/dst.out" 2>&1 ||
+			{ WHY="destination: $(cat "$R/dst.out")"; return 1; }
+		"$BIN/mig-recv" --domain g --config-dir "$R/dst/etc" \
+			--run-dir "$R/dst/run" --incoming "unix:$R/mig.sock" \
+			--nbd "unix:$R/nbd.sock" --timeout 120 \
+			--ready-file "$R/ready" >/dev/null 2>"$R/recv.err" </dev/null &
+		_recv=$!
+		RUN_PIDS="$RUN_PIDS $_recv"
+		until_ok 30 "mig-recv to be ready" test -e "$R/ready" || return 1
+		"$BIN/mig-send" --domain g --config-dir "$R/src/etc" \
+			--run-dir "$R/src/run" --migrate-uri "unix:$R/mig.sock" \
+			--copy-storage-all --disks-uri "unix:$R/nbd.sock" \
+			--downtime "$DOWNTIME" >/dev/null 2>"$R/send.err" </dev/null
+		_rc=$?
+		wait $_recv; _rrc=$?; reaped $_recv
+		T1=$(now_ms)
+	else
+		printf '#!/bin/sh\nsed "s|%s/src/|%s/dst/|g"\n' "$R" "$R" >"$R/dst/etc/hooks/qemu"
+		chmod +x "$R/dst/etc/hooks/qemu"
+		T0=$(now_ms)
+		"$BIN/mig-recv" --listen "unix:$R/ctl.sock" --once \
+			--config-dir "$R/dst/etc" --run-dir "$R/dst/run" \
+			>/dev/null 2>"$R/recv.err" </dev/null &
+		_recv=$!
+		RUN_PIDS="$RUN_PIDS $_recv"
+		until_ok 10 "mig-recv to listen" test -S "$R/ctl.sock" || return 1
+		"$BIN/mig-send" --domain g --config-dir "$R/src/etc" \
+			--run-dir "$R/src/run" --desturi "unix:$R/ctl.sock" \
+			--copy-storage-all --downtime "$DOWNTIME" \
+			>/dev/null 2>"$R/send.err" </dev/null
+		_rc=$?
+		T1=$(now_ms)
+		_rrc=0
+	fi
+	[ $_rc = 0 ] || { WHY="mig-send exited $_rc: $(tail -n 2 "$R/send.err")"; return 1; }
+	[ $_rrc = 0 ] || { WHY="mig-recv exited $_rrc: $(tail -n 2 "$R/recv.err")"; return 1; }
+	until_ok 10 "the source QEMU to quit" pid_gone "$src_pid" || return 1
+	_n=$(ncounts "$R/g.serial")
+	until_ok 30 "3 counts on the destination" has_counts $((_n + 3)) \
+		"$R/g.serial" || return 1
+	_why=$(continuity_why "$R/g.serial" /dev/null)
+	[ -z "$_why" ] || { WHY="continuity: $_why"; return 1; }
+	cfg dst destroy g >/dev/null 2>&1
+	[ "$1" = p2p ] && { wait $_recv; reaped $_recv; }
+	qemu-img compare -q -f qcow2 -F qcow2 "$R/src/g.qcow2" "$R/dst/g.qcow2" ||
+		{ WHY="the disks differ"; return 1; }
+	echo $((T1 - T0)) >>"$T/$1.times"
+	RESULT="total $((T1 - T0)) ms  ok"
+}
+
+mkdisk "$T/template.qcow2" "${DISK}M"
+fill_disk "$T/template.qcow2" 8388608
+: >"$T/two.times"; : >"$T/p2p.times"
+echo "bench-managed: $ROUNDS rounds of two-command/p2p alternated; guest ${GUEST_MEM} MiB RAM, ${DISK} MiB qcow2 disk (32 MiB data), --copy-storage-all over unix sockets, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+failed=0
+i=1
+while [ $i -le "$ROUNDS" ]; do
+	for mode in two p2p; do
+		WHY="" RESULT=""
+		if run $mode; then
+			printf 'round %d/%d  %-4s  %s\n' $i "$ROUNDS" $mode "$RESULT"
+		else
+			failed=$((failed + 1))
+			printf 'round %d/%d  %-4s  FAILED (not counted): %s\n' \
+				$i "$ROUNDS" $mode "$WHY"
+		fi
+		stop_run
+		[ -d "$R/dst/run/g" ] && cfg dst destroy g >/dev/null 2>&1
+		[ -d "$R/src/run/g" ] && cfg src destroy g >/dev/null 2>&1
+	done
+	i=$((i + 1))
+done
+two=$(median "$T/two.times") p2p=$(median "$T/p2p.times")
+if [ -n "$two" ] && [ -n "$p2p" ]; then
+	awk -v a="$two" -v b="$p2p" -v p=$TARGET_PCT 'BEGIN {
+		r = b / a
+		printf "result: total time median: two-command %.0f ms, p2p %.0f ms\n", a, b
+		printf "result: ratio p2p/two-command %.3f (%+.1f%%); target: at most +%d%%: %s\n",
+		    r, (r - 1) * 100, p, r <= 1 + p / 100 ? "met" : "NOT met" }'
+else
+	echo "result: no median: too few successful runs"
+fi
+rm -rf "$T"
+[ $failed = 0 ] || { echo "bench-managed: $failed run(s) failed" >&2; exit 1; }
