@@ -22,7 +22,7 @@
 
 #include "base/log.h"
 #include "tunnel/frame.h"
-#include "tunnel/mux.h"
+#include "tunnel/session.h"
 
 #define LOCALS_MAX	7
 
