@@ -310,7 +310,7 @@ mux_serve(struct mux *s, int n)
 }
 
 /* Wait for the peer, the local sides and the timers; serve what is ready. */
-static void
+void
 mux_loop(struct mux *s)
 {
 	struct timespec ts, *tsp;

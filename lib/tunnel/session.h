@@ -65,9 +65,10 @@ enum {
 int mux_run(const struct mux_config *cfg, int rfd, int wfd);
 
 /*
- * The same session in steps, for a program that embeds it and for tests
- * and fuzzing, which drive it from bytes without poll: mux_run() is
- * mux_new(), its loop, then mux_free().
+ * The same session in steps, for a program that embeds it (mig-send and
+ * mig-recv carrying channels over their own connection) and for tests and
+ * fuzzing, which drive it from bytes without poll: mux_run() is mux_new(),
+ * mux_loop(), then mux_free().
  */
 struct mux;
 
@@ -86,6 +87,14 @@ struct mux *mux_new(const struct mux_config *cfg, int rfd, int wfd);
  * ENOMEM or EMFILE (all 1024 numbers in use).
  */
 int mux_open(struct mux *s, const char *name, int fd);
+
+/*
+ * Run the session until it ends, as mux_run() does between mux_new() and
+ * mux_free(): for a program that carries channels of its own over its
+ * connection to the peer (mux_open() them first).  Stopping, signals and
+ * the peer fds as for mux_run().
+ */
+void mux_loop(struct mux *s);
 
 /*
  * Plaintext sessions only: take len bytes as if just read from the peer
