@@ -1,8 +1,10 @@
 /*
  * The tunnel protocol (proto.h), in the order of doc/tunnel-protocol.md:
- * session start (section 4), channels (5: opening, data and credit, EOF,
- * CLOSE), keepalive (6), GOODBYE (7), errors (9); then the two directions:
- * inbound dispatch (proto_input) and outbound generation (proto_generate).
+ * errors first (section 9: the rest reports through them), session start
+ * (4), channels (5: opening, data and credit, EOF and CLOSE), GOODBYE
+ * (7); then the two directions, inbound dispatch (proto_input) and
+ * outbound generation (proto_generate), where keepalive (6) is a case
+ * each.
  *
  * Data in: the input is decoded as it arrives; DATA payload is written to
  * its local connection at once, and only what that connection does not
@@ -26,6 +28,8 @@
 #define PROTO_RETRY_MS	20		/* target's backlog full: retry */
 #define PROTO_CONNECT_MS 10000		/* ... for this long */
 #define PROTO_READS	16		/* local reads in a row, while full */
+
+static void proto_chan_check(struct mux *s, struct chan *c);
 
 static uint32_t
 proto_min(uint32_t a, uint32_t b)
@@ -248,79 +252,6 @@ proto_open(struct mux *s, const char *name, int fd)
 	return num;
 }
 
-/* ---- 5. Channels: half-close (EOF) and closing (CLOSE) ---- */
-
-void
-proto_abort(struct mux *s, struct chan *c, int reason, const char *what,
-    int err)
-{
-	if (c->fd >= 0 && what != NULL)
-		log_info("channel %s #%u: %s: %s; aborting it", c->name, c->num,
-		    what, strerror(err));
-	chantab_close_fd(&s->tab, c);
-	if (c->close_want || c->close_sent)
-		return;
-	if (c->state == CHANTAB_CONNECTING) {
-		c->state = CHANTAB_REFUSING;
-		c->reason = FRAME_REFUSE_TARGET;
-		c->retry_at = 0;
-		return;
-	}
-	c->close_want = 1;
-	c->reason = (uint8_t)reason;
-}
-
-/*
- * Pass EOF on once the backlog is out; both directions done: the local
- * connection is closed and CLOSE goes to the peer.
- */
-static void
-proto_chan_check(struct mux *s, struct chan *c)
-{
-	if (c->state != CHANTAB_OPEN || c->close_want || c->close_sent ||
-	    c->fd < 0)
-		return;
-	if (c->eof_rcvd && !c->wr_shut && ring_used(&c->backlog) == 0) {
-		/* The client may be gone already; then there is nobody to tell. */
-		shutdown(c->fd, SHUT_WR);
-		c->wr_shut = 1;
-	}
-	if (c->eof_sent && c->wr_shut) {
-		chantab_close_fd(&s->tab, c);
-		c->close_want = 1;
-		c->reason = FRAME_CLOSE_DONE;
-	}
-}
-
-static void
-proto_on_eof(struct mux *s, struct chan *c, const struct frame *f)
-{
-	if (c->eof_rcvd) {
-		proto_error(s, f, "a second EOF");
-		return;
-	}
-	c->eof_rcvd = 1;
-	c->rx_unsent = 0;
-	proto_chan_check(s, c);
-}
-
-static void
-proto_on_close(struct mux *s, struct chan *c, const struct frame *f)
-{
-	c->close_rcvd = 1;
-	if (c->close_sent) {
-		chantab_release(&s->tab, c);
-		return;
-	}
-	/* DONE after EOF both ways: our CLOSE follows our backlog. */
-	if (f->reason != FRAME_CLOSE_DONE || !c->eof_rcvd || !c->eof_sent) {
-		if (c->fd >= 0)
-			log_info("channel %s #%u aborted by the peer", c->name,
-			    c->num);
-		proto_abort(s, c, FRAME_CLOSE_ABORT, NULL, 0);
-	}
-}
-
 /* ---- 5. Channels: data and credit ---- */
 
 static void
@@ -439,6 +370,79 @@ proto_chan_read(struct mux *s, struct chan *c)
 			break;
 	}
 	return 0;
+}
+
+/* ---- 5. Channels: half-close (EOF) and closing (CLOSE) ---- */
+
+void
+proto_abort(struct mux *s, struct chan *c, int reason, const char *what,
+    int err)
+{
+	if (c->fd >= 0 && what != NULL)
+		log_info("channel %s #%u: %s: %s; aborting it", c->name, c->num,
+		    what, strerror(err));
+	chantab_close_fd(&s->tab, c);
+	if (c->close_want || c->close_sent)
+		return;
+	if (c->state == CHANTAB_CONNECTING) {
+		c->state = CHANTAB_REFUSING;
+		c->reason = FRAME_REFUSE_TARGET;
+		c->retry_at = 0;
+		return;
+	}
+	c->close_want = 1;
+	c->reason = (uint8_t)reason;
+}
+
+/*
+ * Pass EOF on once the backlog is out; both directions done: the local
+ * connection is closed and CLOSE goes to the peer.
+ */
+static void
+proto_chan_check(struct mux *s, struct chan *c)
+{
+	if (c->state != CHANTAB_OPEN || c->close_want || c->close_sent ||
+	    c->fd < 0)
+		return;
+	if (c->eof_rcvd && !c->wr_shut && ring_used(&c->backlog) == 0) {
+		/* The client may be gone already; then there is nobody to tell. */
+		shutdown(c->fd, SHUT_WR);
+		c->wr_shut = 1;
+	}
+	if (c->eof_sent && c->wr_shut) {
+		chantab_close_fd(&s->tab, c);
+		c->close_want = 1;
+		c->reason = FRAME_CLOSE_DONE;
+	}
+}
+
+static void
+proto_on_eof(struct mux *s, struct chan *c, const struct frame *f)
+{
+	if (c->eof_rcvd) {
+		proto_error(s, f, "a second EOF");
+		return;
+	}
+	c->eof_rcvd = 1;
+	c->rx_unsent = 0;
+	proto_chan_check(s, c);
+}
+
+static void
+proto_on_close(struct mux *s, struct chan *c, const struct frame *f)
+{
+	c->close_rcvd = 1;
+	if (c->close_sent) {
+		chantab_release(&s->tab, c);
+		return;
+	}
+	/* DONE after EOF both ways: our CLOSE follows our backlog. */
+	if (f->reason != FRAME_CLOSE_DONE || !c->eof_rcvd || !c->eof_sent) {
+		if (c->fd >= 0)
+			log_info("channel %s #%u aborted by the peer", c->name,
+			    c->num);
+		proto_abort(s, c, FRAME_CLOSE_ABORT, NULL, 0);
+	}
 }
 
 /* ---- 7. Ending: GOODBYE ---- */
