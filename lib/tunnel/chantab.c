@@ -132,6 +132,7 @@ chantab_sweep(struct chantab *t)
 		}
 		t->chans[i] = t->chans[--t->nchan];
 		free(c);
+		t->sweeps++;
 	}
 }
 

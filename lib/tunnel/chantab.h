@@ -62,6 +62,7 @@ struct chantab {
 	size_t excess;		/* sum over channels of commit - WIN_MIN */
 	unsigned next_num;	/* where the search for our next number starts */
 	struct chan *rx;	/* DATA payload arriving goes there (NULL: dropped) */
+	unsigned long sweeps;	/* sweeps that freed channels, so far */
 };
 
 /* An empty table (zeroed). */
@@ -95,7 +96,8 @@ void chantab_release(struct chantab *t, struct chan *c);
 /*
  * Free the dead channels.  Only where no caller holds channel pointers
  * across it: between rounds, and in chantab_new (no caller walks chans[]
- * while creating channels).
+ * while creating channels; one that holds pointers across it checks that
+ * t->sweeps did not change).
  */
 void chantab_sweep(struct chantab *t);
 

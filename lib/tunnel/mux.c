@@ -270,38 +270,43 @@ mux_accept(struct mux *s, const struct mux_listener *l)
 }
 
 /*
- * Serve what poll found: the channels' local sides first (their backlog
- * out, their data in, round-robin from where the last round started,
- * until the output is full), while no channel can be created or freed;
- * then the peer stream, which may open and close channels; then the
- * listeners.
+ * Serve what poll found: the channels' backlogs out to their local sides
+ * (so that what the peer sends next can go straight there), the peer
+ * stream in and out, then the channels' data in, round-robin from where
+ * the last round started, until the output is full (after the write, so
+ * that it has room), and the listeners.  Reading the peer may open
+ * channels and so sweep closed ones: then the channels' reads wait for the
+ * next round, as no channel polled may be gone.
  */
 static void
 mux_serve(struct mux *s, int n)
 {
 	const struct mux_config *cfg = s->cfg;
-	struct pollfd *p;
+	unsigned long sweeps = s->tab.sweeps;
 	struct chan *c;
-	int first = 0, k, j, full = 0;
+	int first = 0, k, j;
 	short rrev, wrev;
 	size_t i;
 
 	while (first < n && s->pchan[first] == NULL)
 		first++;
-	for (j = 0; j < n - first && !s->done; j++) {
-		k = first + (int)((s->rr + (size_t)j) % (size_t)(n - first));
-		p = &s->pfds[k];
+	for (k = first; k < n && !s->done; k++) {
 		c = s->pchan[k];
-		if ((p->revents & (POLLOUT | POLLHUP | POLLERR)) &&
+		if ((s->pfds[k].revents & (POLLOUT | POLLHUP | POLLERR)) &&
 		    ring_used(&c->backlog) > 0)
 			proto_chan_flush(s, c);
-		if ((p->revents & (POLLIN | POLLHUP | POLLERR)) && !full)
-			full = proto_chan_read(s, c) < 0;
 	}
 	rrev = s->pfds[0].revents;
 	wrev = s->peer.wfd == s->peer.rfd ? rrev : s->pfds[1].revents;
 	if (!s->done)
 		s->peer.ops->io(s, rrev, wrev);
+	for (j = 0; j < n - first && !s->done && s->tab.sweeps == sweeps;
+	    j++) {
+		k = first + (int)((s->rr + (size_t)j) % (size_t)(n - first));
+		if ((s->pfds[k].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    proto_chan_read(s, s->pchan[k]) < 0)
+			break;
+	}
 	k = s->peer.wfd == s->peer.rfd ? 1 : 2;
 	if (k < first && !s->done)
 		for (i = 0; i < cfg->nlisteners; i++)
