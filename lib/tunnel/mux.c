@@ -270,13 +270,12 @@ mux_accept(struct mux *s, const struct mux_listener *l)
 }
 
 /*
- * Serve what poll found: the channels' backlogs out to their local sides
- * (so that what the peer sends next can go straight there), the peer
- * stream in and out, then the channels' data in, round-robin from where
- * the last round started, until the output is full (after the write, so
- * that it has room), and the listeners.  Reading the peer may open
- * channels and so sweep closed ones: then the channels' reads wait for the
- * next round, as no channel polled may be gone.
+ * Serve what poll found, in this order: the peer stream in and out (so
+ * that the output has room), the channels' backlogs out to their local
+ * sides and their data in, round-robin from where the last round started
+ * until the output is full, then the listeners.  Reading the peer may
+ * open channels and so sweep closed ones: then the channels wait for the
+ * next round, as one polled may be gone (poll reports them again at once).
  */
 static void
 mux_serve(struct mux *s, int n)
@@ -284,28 +283,25 @@ mux_serve(struct mux *s, int n)
 	const struct mux_config *cfg = s->cfg;
 	unsigned long sweeps = s->tab.sweeps;
 	struct chan *c;
-	int first = 0, k, j;
+	int first = 0, k, j, full = 0;
 	short rrev, wrev;
 	size_t i;
 
+	rrev = s->pfds[0].revents;
+	wrev = s->peer.wfd == s->peer.rfd ? rrev : s->pfds[1].revents;
+	s->peer.ops->io(s, rrev, wrev);
 	while (first < n && s->pchan[first] == NULL)
 		first++;
-	for (k = first; k < n && !s->done; k++) {
+	for (j = 0; j < n - first && !s->done && s->tab.sweeps == sweeps;
+	    j++) {
+		k = first + (int)((s->rr + (size_t)j) % (size_t)(n - first));
 		c = s->pchan[k];
 		if ((s->pfds[k].revents & (POLLOUT | POLLHUP | POLLERR)) &&
 		    ring_used(&c->backlog) > 0)
 			proto_chan_flush(s, c);
-	}
-	rrev = s->pfds[0].revents;
-	wrev = s->peer.wfd == s->peer.rfd ? rrev : s->pfds[1].revents;
-	if (!s->done)
-		s->peer.ops->io(s, rrev, wrev);
-	for (j = 0; j < n - first && !s->done && s->tab.sweeps == sweeps;
-	    j++) {
-		k = first + (int)((s->rr + (size_t)j) % (size_t)(n - first));
 		if ((s->pfds[k].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		    proto_chan_read(s, s->pchan[k]) < 0)
-			break;
+		    !full)
+			full = proto_chan_read(s, c) < 0;
 	}
 	k = s->peer.wfd == s->peer.rfd ? 1 : 2;
 	if (k < first && !s->done)
