@@ -30,8 +30,8 @@ struct tls_x509 {
 /*
  * Records.  During the handshake every record goes through BearSSL's
  * engine, which holds one record each way.  After it, application data
- * bypasses that buffer, with the engine's own record ciphers (eng->out,
- * eng->in, so sequence numbers stay the engine's): tls_seal() seals 16 KiB
+ * bypasses that buffer, with the engine's own record ciphers (tls_rec.c, the
+ * one file that touches engine internals): tls_seal() seals 16 KiB
  * records straight into obuf, where many are written with one call, and
  * tls_open() decrypts records in place in ibuf, where many were read with
  * one call.  Bulk data is so copied once on the way out (pbuf to obuf) and
@@ -46,7 +46,6 @@ struct tls_x509 {
 #define TLS_PLAIN_MAX	16384u		/* a record's plaintext, at most */
 #define TLS_REC_MAX	(5u + 16384u + 2048u)	/* a record, at most (RFC 5246) */
 #define TLS_AEAD_MAX	64u		/* AEAD overhead: GCM 24, ChaCha20 16 */
-#define TLS_REC_APPDATA	23		/* record type: application data */
 
 struct tls_conn {
 	union {
@@ -284,168 +283,6 @@ tls_conn_start(struct tls_conn *c, const struct tls_config *cfg,
 	return 0;
 }
 
-static const char *
-tls_alert_name(int a)
-{
-	switch (a) {
-	case 0:   return "close notify";
-	case 10:  return "unexpected message";
-	case 20:  return "bad record MAC";
-	case 22:  return "record overflow";
-	case 40:  return "handshake failure";
-	case 42:  return "bad certificate";
-	case 43:  return "unsupported certificate";
-	case 44:  return "certificate revoked";
-	case 45:  return "certificate expired";
-	case 46:  return "certificate unknown";
-	case 47:  return "illegal parameter";
-	case 48:  return "unknown CA";
-	case 49:  return "access denied";
-	case 50:  return "decode error";
-	case 51:  return "decrypt error";
-	case 70:  return "protocol version";
-	case 71:  return "insufficient security";
-	case 80:  return "internal error";
-	case 86:  return "inappropriate fallback";
-	case 90:  return "user canceled";
-	case 100: return "no renegotiation";
-	case 110: return "unsupported extension";
-	case 112: return "unrecognized name";
-	case 116: return "certificate required";
-	}
-	return "unknown alert";
-}
-
-static const char *
-tls_err_text(int err)
-{
-	switch (err) {
-	case BR_ERR_X509_NOT_TRUSTED:
-		return "peer certificate not trusted by the CA";
-	case BR_ERR_X509_EXPIRED:
-		return "peer certificate expired or not yet valid";
-	case BR_ERR_NO_CLIENT_AUTH:
-	case BR_ERR_X509_EMPTY_CHAIN:
-		return "peer presented no certificate";
-	case BR_ERR_X509_TIME_UNKNOWN:
-		return "no clock to check the peer certificate's dates";
-	case BR_ERR_X509_BAD_SIGNATURE:
-		return "peer certificate chain has a bad signature";
-	case BR_ERR_X509_NOT_CA:
-		return "peer chain has an issuer that is not a CA";
-	case BR_ERR_X509_DN_MISMATCH:
-		return "peer chain is out of order (issuer is not the next "
-		    "certificate's subject)";
-	case BR_ERR_X509_WRONG_KEY_TYPE:
-	case BR_ERR_X509_FORBIDDEN_KEY_USAGE:
-	case BR_ERR_WRONG_KEY_USAGE:
-		return "peer certificate's key type or usage does not allow "
-		    "this handshake";
-	case BR_ERR_X509_WEAK_PUBLIC_KEY:
-		return "peer certificate's key is too weak";
-	case BR_ERR_X509_UNSUPPORTED:
-	case BR_ERR_X509_CRITICAL_EXTENSION:
-		return "peer certificate uses an unsupported algorithm or "
-		    "critical extension";
-	case BR_ERR_X509_LIMIT_EXCEEDED:
-		return "peer chain is too long or too large";
-	case BR_ERR_UNSUPPORTED_VERSION:
-	case BR_ERR_BAD_VERSION:
-		return "peer does not speak TLS 1.2 (not a TLS record, or "
-		    "another version)";
-	case BR_ERR_BAD_MAC:
-		return "a record failed authentication (data corrupted or "
-		    "tampered with)";
-	case BR_ERR_BAD_LENGTH:
-	case BR_ERR_TOO_LARGE:
-	case BR_ERR_BAD_FRAGLEN:
-	case BR_ERR_UNKNOWN_TYPE:
-		return "peer sent a malformed record";
-	case BR_ERR_NO_RANDOM:
-		return "no entropy source (getrandom, /dev/urandom)";
-	case BR_ERR_BAD_SIGNATURE:
-		return "peer's handshake signature is invalid";
-	case BR_ERR_BAD_FINISHED:
-		return "handshake integrity check failed";
-	case BR_ERR_BAD_CIPHER_SUITE:
-	case BR_ERR_BAD_COMPRESSION:
-	case BR_ERR_BAD_HANDSHAKE:
-	case BR_ERR_UNEXPECTED:
-	case BR_ERR_BAD_HELLO_DONE:
-	case BR_ERR_BAD_CCS:
-	case BR_ERR_BAD_ALERT:
-		return "peer broke the TLS handshake protocol";
-	}
-	if (err > BR_ERR_X509_OK && err <= BR_ERR_X509_NOT_TRUSTED)
-		return "peer certificate is malformed";
-	return NULL;
-}
-
-/* Say why the engine stopped, once, while the session is at hand. */
-static void
-tls_explain(struct tls_conn *c, int err)
-{
-	const char *s;
-	int a;
-
-	if (err >= BR_ERR_RECV_FATAL_ALERT && err < BR_ERR_SEND_FATAL_ALERT) {
-		a = err - BR_ERR_RECV_FATAL_ALERT;
-		if (c->ready)
-			snprintf(c->why, sizeof(c->why), "peer ended the "
-			    "session: %s (alert %d)", tls_alert_name(a), a);
-		else if (a >= 42 && a <= 49)
-			snprintf(c->why, sizeof(c->why), "peer refused our "
-			    "certificate: %s (alert %d)", tls_alert_name(a), a);
-		else
-			snprintf(c->why, sizeof(c->why), "peer refused the "
-			    "handshake: %s (alert %d)%s", tls_alert_name(a), a,
-			    a == 40 && c->cfg->key_type == 0 ? "; it may "
-			    "require a client certificate" : "");
-		return;
-	}
-	if (err >= BR_ERR_SEND_FATAL_ALERT) {
-		a = err - BR_ERR_SEND_FATAL_ALERT;
-		snprintf(c->why, sizeof(c->why), "%s (sent alert %d: %s)",
-		    a == 40 ? "no cipher suite, curve or signature algorithm "
-		    "in common with the peer" : a == 70 ? "peer does not speak "
-		    "TLS 1.2" : "handshake refused", a, tls_alert_name(a));
-		return;
-	}
-	if (err == BR_ERR_X509_BAD_SERVER_NAME) {
-		snprintf(c->why, sizeof(c->why), "peer name mismatch: its "
-		    "certificate is not for '%s'", c->cfg->peer_name);
-		return;
-	}
-	s = tls_err_text(err);
-	if (s != NULL)
-		snprintf(c->why, sizeof(c->why), "%s (BearSSL error %d)", s,
-		    err);
-	else
-		snprintf(c->why, sizeof(c->why), "TLS protocol error "
-		    "(BearSSL error %d)", err);
-}
-
-/*
- * The alert that tells the peer why we refused its certificate.  BearSSL
- * fails these silently, leaving the peer with a bare EOF.  They all happen
- * before our ChangeCipherSpec, so the alert goes as a plaintext record.
- */
-static int
-tls_refusal_alert(int err)
-{
-	switch (err) {
-	case BR_ERR_NO_CLIENT_AUTH:
-		return 40;	/* TLS 1.2 has no certificate_required */
-	case BR_ERR_X509_NOT_TRUSTED:
-		return 48;
-	case BR_ERR_X509_EXPIRED:
-		return 45;
-	case BR_ERR_X509_BAD_SERVER_NAME:
-		return 49;
-	}
-	return err > BR_ERR_X509_OK && err <= BR_ERR_X509_NOT_TRUSTED ? 42 : 0;
-}
-
 static ssize_t
 tls_writev(struct tls_conn *c, int fd, const struct iovec *iov, int cnt)
 {
@@ -595,9 +432,8 @@ tls_bulk_out(const struct tls_conn *c)
 static int
 tls_seal(struct tls_conn *c)
 {
-	const br_sslrec_out_class **out = &c->eng->out.vtable;
 	unsigned char *at, *rec;
-	size_t n, len, room, start, end;
+	size_t n, len, room;
 	int moved = tls_stage(c);
 
 	while (c->plen > 0 && tls_bulk_out(c)) {
@@ -607,17 +443,8 @@ tls_seal(struct tls_conn *c)
 		at = tls_out_slot(c, 5 + n + TLS_AEAD_MAX, &room);
 		if (at == NULL)
 			break;
-		/* Offsets within the slot: the header, then what the suite
-		 * wants before (explicit nonce) and after (tag) the data. */
-		start = 5;
-		end = room;
-		(*out)->max_plaintext(out, &start, &end);
-		if (n > end - start)
-			n = end - start;
-		memcpy(at + start, c->pbuf + c->phead, n);
-		len = n;
-		rec = (*out)->encrypt(out, TLS_REC_APPDATA,
-		    c->eng->version_out, at + start, &len);
+		rec = tls_rec_seal(c->eng, at, room, c->pbuf + c->phead, &n,
+		    &len);
 		tls_out_commit(c, rec, len);
 		c->phead += n;
 		c->plen -= n;
@@ -643,8 +470,7 @@ tls_seal(struct tls_conn *c)
 static int
 tls_bulk_in(const struct tls_conn *c)
 {
-	return c->ifeed == 0 && c->eng->incrypt &&
-	    (c->eng->application_data & 1) && !c->eng->shutdown_recv;
+	return c->ifeed == 0 && tls_rec_bulk_in(c->eng);
 }
 
 /* The length field of the record header at h (5 bytes). */
@@ -673,10 +499,9 @@ tls_rec_fail(struct tls_conn *c, const char *what)
 static int
 tls_open(struct tls_conn *c)
 {
-	const br_sslrec_in_class **in = &c->eng->in.vtable;
 	unsigned char *buf, *h, *p;
+	const char *why;
 	size_t len, rlen;
-	unsigned version;
 	int moved = 0;
 
 	while (!c->done &&
@@ -710,15 +535,11 @@ tls_open(struct tls_conn *c)
 			c->ifeed = 5 + rlen;
 			continue;
 		}
-		version = (unsigned)h[1] << 8 | h[2];
-		if (version != c->eng->version_in)
-			return tls_rec_fail(c, "a record of another version");
-		if (!(*in)->check_length(in, rlen))
-			return tls_rec_fail(c, "a record of a bad length");
+		if ((why = tls_rec_check(c->eng, h)) != NULL)
+			return tls_rec_fail(c, why);
 		if (c->ilen < 5 + rlen)
 			return moved;
-		len = rlen;
-		p = (*in)->decrypt(in, TLS_REC_APPDATA, version, h + 5, &len);
+		p = tls_rec_open(c->eng, h, &len);
 		if (p == NULL)
 			return tls_rec_fail(c, "a record that fails "
 			    "authentication (bad MAC)");
@@ -760,18 +581,19 @@ tls_finish(struct tls_conn *c, int wfd)
 		return -1;
 	}
 	at = tls_out_slot(c, 7, &room);
-	if (!c->ready && tls_refusal_alert(err) != 0 && at != NULL) {
+	if (!c->ready && tls_alert_refusal(err) != 0 && at != NULL) {
 		/* After what is staged (the rest of a half written record
 		 * first), so the stream stays well formed; best effort. */
 		memcpy(at, rec0, sizeof(rec0));
-		at[6] = (unsigned char)tls_refusal_alert(err);
+		at[6] = (unsigned char)tls_alert_refusal(err);
 		tls_out_commit(c, at, sizeof(rec0));
 		cnt = tls_out_iov(c, iov);
 		(void)tls_writev(c, wfd, iov, cnt);
 	}
 	c->ohead = c->oend = c->owrap = 0;
 	c->wrapped = 0;
-	tls_explain(c, err);
+	tls_alert_explain(c->why, sizeof(c->why), err, c->ready,
+	    c->cfg->key_type != 0, c->cfg->peer_name);
 	return -1;
 }
 
@@ -1085,9 +907,12 @@ tls_error(const struct tls_conn *c)
 const char *
 tls_suite(const struct tls_conn *c)
 {
+	br_ssl_session_parameters sp;
+
 	if (!c->ready)
 		return NULL;
-	switch (c->eng->session.cipher_suite) {
+	br_ssl_engine_get_session_parameters(c->eng, &sp);
+	switch (sp.cipher_suite) {
 	case BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256:
 		return "ECDHE-ECDSA-AES128-GCM-SHA256";
 	case BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256:

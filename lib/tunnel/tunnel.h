@@ -1,7 +1,7 @@
 #ifndef MIG_TUNNEL_TUNNEL_H
 #define MIG_TUNNEL_TUNNEL_H
 /*
- * mig-tunnel's setup around the session loop (mux.h): the -L/-R/PEER
+ * mig-tunnel's setup around the session loop (session.h): the -L/-R/PEER
  * arguments, local listeners, the peer stream (stdio, connect, or a
  * listener serving one forked session per peer), signals, and removing
  * our sockets on the way out.
@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "base/endpoint.h"
-#include "tunnel/mux.h"
+#include "tunnel/session.h"
 
 #define TUNNEL_MAX_ROUTES	64
 #define TUNNEL_MAX_LISTENERS	64

@@ -1,5 +1,5 @@
 /*
- * A whole tunnel session (lib/tunnel/mux.c) fed a hostile peer's bytes,
+ * A whole tunnel session (lib/tunnel/session.h) fed a hostile peer's bytes,
  * with no poll: mux_feed() takes each read.  Input:
  *   flags u8: bit 0 clear: a valid HELLO goes first (so mutations spend
  *     their time past it); bits 1-3: local channels open (-L connections,
@@ -22,7 +22,7 @@
 
 #include "base/log.h"
 #include "tunnel/frame.h"
-#include "tunnel/mux.h"
+#include "tunnel/session.h"
 
 #define LOCALS_MAX	7
 

@@ -20,7 +20,7 @@
 
 #include "base/log.h"
 #include "tunnel/frame.h"
-#include "tunnel/mux.h"
+#include "tunnel/session.h"
 
 #define BATCH 32
 

@@ -23,7 +23,7 @@
 #include "base/log.h"
 #include "base/sock.h"
 #include "tunnel/frame.h"
-#include "tunnel/mux.h"
+#include "tunnel/session.h"
 
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 

@@ -27,7 +27,7 @@
 #include "base/log.h"
 #include "base/sock.h"
 #include "tunnel/frame.h"
-#include "tunnel/mux.h"
+#include "tunnel/session.h"
 
 #include "check.h"
 
