@@ -47,7 +47,7 @@ struct chan {
 	uint64_t tx_bytes, rx_bytes;
 	int64_t deadline;	/* CONNECTING: give up then */
 	int64_t retry_at;	/* CONNECTING: next attempt, 0: none */
-	uint64_t seq;		/* CONNECTING: order of its OPEN */
+	uint64_t seq;		/* order of its OPEN, sent or received */
 	const char *name;
 	const struct endpoint *target;
 	struct ring backlog;	/* peer data the local side has not taken */

@@ -27,7 +27,7 @@ struct mux {
 	int pong_due, ping_due;
 	uint8_t pong[FRAME_PING_LEN];
 	uint64_t pings;
-	uint64_t open_seq;	/* OPENs from the peer so far */
+	uint64_t open_seq;	/* OPENs so far, both ways: their order */
 	size_t rr;		/* where the next round of channels starts */
 
 	/* mux.c */

@@ -248,6 +248,7 @@ proto_open(struct mux *s, const char *name, int fd)
 	c->name = name;
 	c->state = CHANTAB_OPENING;
 	c->send_open = 1;
+	c->seq = ++s->open_seq;
 	chantab_grant(&s->tab, c);
 	return num;
 }
@@ -572,19 +573,33 @@ proto_close_frame(struct mux *s, struct chan *c)
 	return 0;
 }
 
-/* Everything c has to say, in order; -1 when the output is full. */
+/*
+ * The OPENs due, oldest first; -1 when the output is full.  QEMU 7.2 tells
+ * a migration's channels apart by the order in which they connect (main
+ * stream first, then multifd): the peer connects in the order of our
+ * OPENs, so they leave in the order the connections came, never in the
+ * round's.
+ */
 static int
-proto_chan_output(struct mux *s, struct chan *c)
+proto_opens(struct mux *s)
 {
+	struct chan *c, *o;
 	struct frame f;
+	size_t i;
 
-	if (c->dead)
-		return 0;
-	memset(&f, 0, sizeof(f));
-	f.rbit = !c->mine;
-	f.num = c->num;
-	if (c->send_open) {
+	for (;;) {
+		c = NULL;
+		for (i = 0; i < s->tab.nchan; i++) {
+			o = s->tab.chans[i];
+			if (o->send_open && !o->dead && (c == NULL ||
+			    o->seq < c->seq))
+				c = o;
+		}
+		if (c == NULL)
+			return 0;
+		memset(&f, 0, sizeof(f));
 		f.type = FRAME_OPEN;
+		f.num = c->num;
 		f.value = c->rx_unsent;
 		f.namelen = (uint8_t)strlen(c->name);
 		memcpy(f.name, c->name, f.namelen);
@@ -593,6 +608,20 @@ proto_chan_output(struct mux *s, struct chan *c)
 		c->send_open = 0;
 		c->rx_unsent = 0;
 	}
+}
+
+/* Everything c has to say, in order; -1 when the output is full. */
+static int
+proto_chan_output(struct mux *s, struct chan *c)
+{
+	struct frame f;
+
+	/* Not a word before its OPEN, which waits its turn (proto_opens). */
+	if (c->dead || c->send_open)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	f.rbit = !c->mine;
+	f.num = c->num;
 	if (c->state == CHANTAB_REFUSING) {
 		f.type = FRAME_REFUSE;
 		f.reason = c->reason;
@@ -676,6 +705,8 @@ proto_generate(struct mux *s)
 			return;
 		s->ping_due = 0;
 	}
+	if (proto_opens(s) < 0)
+		return;
 	n = s->tab.nchan;
 	for (i = 0; i < n && !s->done; i++)
 		if (proto_chan_output(s, s->tab.chans[(s->rr + i) % n]) < 0)

@@ -5,7 +5,11 @@
  * all 1024 and opens all 1024 again.  Released channels wait in the table
  * until the round ends, so this once wrote past its end.  The session must
  * refuse the 1024 new ones (no such name), keep the local channel working,
- * and end cleanly on GOODBYE.  MUX_TEST_LOG=1 shows the session's messages.
+ * and end cleanly on GOODBYE.  Then, in a new session: OPENs of local
+ * connections that wait together go out in the order the connections
+ * came, whatever channel the round starts with (QEMU 7.2 tells the main
+ * stream from the multifd channels by that order).  MUX_TEST_LOG=1 shows
+ * the session's messages.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +33,7 @@ struct seen {
 	struct frame_dec dec;
 	unsigned n[FRAME_TYPE_MAX + 1];
 	unsigned refuse_name, local_open;
+	unsigned opened[8];	/* the numbers of the first OPENs, in order */
 };
 
 static void
@@ -44,6 +49,9 @@ drain(int fd, struct seen *w)
 			switch (frame_dec_feed(&w->dec, buf + off,
 			    (size_t)n - off, &used, &data, &dlen)) {
 			case FRAME_EV_FRAME:
+				if (w->dec.f.type == FRAME_OPEN &&
+				    w->local_open < 8)
+					w->opened[w->local_open] = w->dec.f.num;
 				if (w->dec.f.type == FRAME_OPEN)
 					w->local_open++;
 				else if (w->dec.f.rbit)
@@ -88,6 +96,58 @@ put_data(uint8_t *buf, size_t *len, int rbit, unsigned num, const char *p)
 	frame_data_hdr(buf + *len, rbit, num, (uint32_t)strlen(p));
 	memcpy(buf + *len + FRAME_HDR_LEN, p, strlen(p));
 	*len += FRAME_HDR_LEN + strlen(p);
+}
+
+/*
+ * One channel open, the round moved on, then three connections at once:
+ * their OPENs must leave in the order mux_open() took them.
+ */
+static void
+open_order(void)
+{
+	static const char *const names[] = { "a", "main", "multifd0", "multifd1" };
+	struct mux_config cfg;
+	struct seen w;
+	struct mux *s;
+	uint8_t buf[256];
+	size_t len;
+	int sp[2], lp[2], num[4], i, k;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.peer = "the test peer";
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+	fcntl(sp[1], F_SETFL, O_NONBLOCK);
+	memset(&w, 0, sizeof(w));
+	frame_dec_init(&w.dec, FRAME_DATA_LIMIT);
+	s = mux_new(&cfg, sp[0], sp[0]);
+	if (!CHECK(s != NULL))
+		return;
+	for (i = 0; i < 4; i++) {
+		socketpair(AF_UNIX, SOCK_STREAM, 0, lp);
+		num[i] = mux_open(s, names[i], lp[0]);
+		CHECK(num[i] >= 0);
+		if (i > 0)
+			continue;
+		len = 0;
+		put(buf, &len, FRAME_HELLO, 0, 0, 65536, NULL);
+		CHECK(mux_feed(s, buf, len));
+		/* Rounds that move where the next one starts. */
+		for (k = 0; k < 2; k++) {
+			len = 0;
+			put(buf, &len, FRAME_PING, 0, 0, 0, NULL);
+			CHECK(mux_feed(s, buf, len));
+		}
+	}
+	len = 0;
+	put(buf, &len, FRAME_PING, 0, 0, 0, NULL);
+	CHECK(mux_feed(s, buf, len));
+	drain(sp[1], &w);
+	CHECKM(w.local_open == 4, "four OPENs went out");
+	for (i = 0; i < 4; i++)
+		CHECKM(w.opened[i] == (unsigned)num[i],
+		    "OPENs in the order of the connections");
+	mux_free(s);
+	close(sp[1]);
 }
 
 int
@@ -199,5 +259,6 @@ main(void)
 	close(tfd);
 	unlink(route.target.path);
 	rmdir(dir);
+	open_order();
 	return check_done();
 }
