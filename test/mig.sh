@@ -361,20 +361,24 @@ host_config() {
 in_ns() {
 	unshare -m sh -c '
 		set -e
-		T=$0 H=$1
-		shift
+		T=$0 TREE=$1 H=$2
+		shift 2
 		mount --make-rprivate /
 		mount --rbind /tmp /mnt
 		mount -t tmpfs mig-ns /tmp
-		case $T in /tmp/*)
-			mkdir -p "$T"
-			mount --rbind "/mnt${T#/tmp}" "$T" ;;
-		esac
+		# What lives in /tmp stays in sight: the test directory, and
+		# the tree (its binaries and guest) when it was cloned there.
+		for d in "$T" "$TREE"; do
+			case $d in /tmp/*)
+				mkdir -p "$d"
+				mount --rbind "/mnt${d#/tmp}" "$d" ;;
+			esac
+		done
 		umount -l /mnt
 		mkdir -p /tmp/migdir
 		mount --bind "$T/migdir" /tmp/migdir
 		mount --bind "$T/$H-disks" "$T/disks"
-		exec "$@"' "$T" "$@"
+		exec "$@"' "$T" "$TOP" "$@"
 }
 
 require_ns() {
