@@ -9,6 +9,7 @@
 #include "base/sig.h"
 #include "base/version.h"
 #include "control/ctl_dest.h"
+#include "control/ctl_tls.h"
 #include "control/desturi.h"
 #include "tls/tls.h"
 #include "migrate/recv.h"
@@ -136,8 +137,7 @@ main(int argc, char **argv)
 	struct endpoint listen;
 	int serve = 0, have_listen = 0, once = 0, insecure = 0;
 	int64_t keepalive = 0;
-	const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
-	const char *tls_peer = NULL;
+	struct ctl_tls_files tf = { 0 };
 	struct tls_config *tls = NULL;
 	struct opt_parser p;
 	const char *val;
@@ -177,10 +177,10 @@ main(int argc, char **argv)
 		case O_SERVE: serve = 1; break;
 		case O_ONCE: once = 1; break;
 		case O_INSECURE: insecure = 1; break;
-		case O_TLS_CERT: tls_cert = val; break;
-		case O_TLS_KEY: tls_key = val; break;
-		case O_TLS_CA: tls_ca = val; break;
-		case O_TLS_PEER: tls_peer = val; break;
+		case O_TLS_CERT: tf.cert = val; break;
+		case O_TLS_KEY: tf.key = val; break;
+		case O_TLS_CA: tf.ca = val; break;
+		case O_TLS_PEER: tf.peer_name = val; break;
 		case O_KEEPALIVE:
 			if (opt_number("--keepalive", val, 100, 600000,
 			    &keepalive) < 0)
@@ -253,22 +253,9 @@ main(int argc, char **argv)
 		    "--serve");
 		return RECV_USAGE;
 	}
-	if ((tls_cert || tls_key || tls_ca || tls_peer) && (!have_listen ||
-	    !tls_cert || !tls_key || !tls_ca)) {
-		log_err("TLS needs --listen and all of --tls-cert, --tls-key "
-		    "and --tls-ca");
+	if (ctl_tls_options("--listen", have_listen, listen.kind == ENDPOINT_TCP, insecure,
+	    &tf, &tls) < 0)
 		return RECV_USAGE;
-	}
-	if (have_listen && listen.kind == ENDPOINT_TCP && !insecure && !tls_ca) {
-		log_err("--listen tcp: needs --tls-cert, --tls-key and --tls-ca "
-		    "(mutual TLS), or --insecure");
-		return RECV_USAGE;
-	}
-	if (tls_ca && (tls = tls_config_load(tls_cert, tls_key, tls_ca,
-	    tls_peer, err, sizeof(err))) == NULL) {
-		log_err("%s", err);
-		return RECV_USAGE;
-	}
 	if (serve || have_listen) {
 		if (have_qmp && o.cfg.domain) {
 			log_err("give --qmp or --domain, not both");

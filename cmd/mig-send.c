@@ -9,6 +9,7 @@
 #include "base/version.h"
 #include "config/store.h"
 #include "control/ctl_source.h"
+#include "control/ctl_tls.h"
 #include "control/desturi.h"
 #include "tls/tls.h"
 #include "migrate/send.h"
@@ -204,8 +205,8 @@ main(int argc, char **argv)
 	const char *definition = NULL, *dname = NULL;
 	int have_dest = 0, persistent = 0, offline = 0, insecure = 0, rc;
 	int64_t keepalive = 0;
-	const char *tls_cert = NULL, *tls_key = NULL, *tls_ca = NULL;
-	const char *tls_peer = NULL;
+	struct ctl_tls_files tf = { 0 };
+	struct tls_config *tls = NULL;
 	struct opt_parser p;
 	const char *val;
 	int64_t n;
@@ -264,10 +265,10 @@ main(int argc, char **argv)
 			dname = val;
 			break;
 		case O_INSECURE: insecure = 1; break;
-		case O_TLS_CERT: tls_cert = val; break;
-		case O_TLS_KEY: tls_key = val; break;
-		case O_TLS_CA: tls_ca = val; break;
-		case O_TLS_PEER: tls_peer = val; break;
+		case O_TLS_CERT: tf.cert = val; break;
+		case O_TLS_KEY: tf.key = val; break;
+		case O_TLS_CA: tf.ca = val; break;
+		case O_TLS_PEER: tf.peer_name = val; break;
 		case O_KEEPALIVE:
 			if (opt_number("--keepalive", val, 100, 600000,
 			    &keepalive) < 0)
@@ -352,22 +353,10 @@ main(int argc, char **argv)
 		    "--insecure and --keepalive need --desturi");
 		return SEND_USAGE;
 	}
-	if ((tls_cert || tls_key || tls_ca || tls_peer) && (!have_dest ||
-	    !tls_cert || !tls_key || !tls_ca)) {
-		log_err("TLS needs --desturi and all of --tls-cert, --tls-key "
-		    "and --tls-ca");
+	if (ctl_tls_options("--desturi", have_dest, dest.kind == ENDPOINT_TCP, insecure,
+	    &tf, &tls) < 0)
 		return SEND_USAGE;
-	}
-	if (have_dest && dest.kind == ENDPOINT_TCP && !insecure && !tls_ca) {
-		log_err("--desturi tcp: needs --tls-cert, --tls-key and --tls-ca "
-		    "(mutual TLS), or --insecure");
-		return SEND_USAGE;
-	}
-	if (tls_ca && (send_cs.tls = tls_config_load(tls_cert, tls_key, tls_ca,
-	    tls_peer, err, sizeof(err))) == NULL) {
-		log_err("%s", err);
-		return SEND_USAGE;
-	}
+	send_cs.tls = tls;
 	if (offline && !persistent) {
 		log_err("--offline needs --persistent (as libvirt's)");
 		return SEND_USAGE;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/sock.h"
 #include "control/ctl_tls.h"
 #include "tls/tls.h"
@@ -153,4 +154,30 @@ ctl_tls_end(int plain, pid_t relay)
 	if (relay > 0)
 		while (waitpid(relay, NULL, 0) < 0 && errno == EINTR)
 			;
+}
+
+int
+ctl_tls_options(const char *opt, int given, int tcp, int insecure,
+    const struct ctl_tls_files *f, struct tls_config **cfg)
+{
+	char err[300];
+
+	*cfg = NULL;
+	if ((f->cert || f->key || f->ca || f->peer_name) && (!given ||
+	    !f->cert || !f->key || !f->ca)) {
+		log_err("TLS needs %s and all of --tls-cert, --tls-key and "
+		    "--tls-ca", opt);
+		return -1;
+	}
+	if (given && tcp && !insecure && !f->ca) {
+		log_err("%s tcp: needs --tls-cert, --tls-key and --tls-ca "
+		    "(mutual TLS), or --insecure", opt);
+		return -1;
+	}
+	if (f->ca && (*cfg = tls_config_load(f->cert, f->key, f->ca,
+	    f->peer_name, err, sizeof(err))) == NULL) {
+		log_err("%s", err);
+		return -1;
+	}
+	return 0;
 }

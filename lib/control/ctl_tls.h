@@ -23,6 +23,21 @@ struct tls_config;
 int ctl_tls_wrap(int fd, const struct tls_config *cfg, int is_server,
     int64_t deadline_ms, pid_t *relay, char *err, size_t errlen);
 
+/* The TLS files of a control connection, as the options gave them. */
+struct ctl_tls_files {
+	const char *cert, *key, *ca, *peer_name;
+};
+
+/*
+ * Check the TLS options of the control connection given by option opt
+ * ("--desturi", "--listen"; given says whether it was) and load them:
+ * all three files or none, and a tcp: connection needs them or insecure.
+ * Returns 0 with *cfg the loaded configuration (NULL without TLS), or -1
+ * after one error line (bad input).
+ */
+int ctl_tls_options(const char *opt, int given, int tcp, int insecure,
+    const struct ctl_tls_files *f, struct tls_config **cfg);
+
 /* Close the plaintext fd and reap the relay (it ends on that close). */
 void ctl_tls_end(int plain, pid_t relay);
 
