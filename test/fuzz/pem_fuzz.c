@@ -16,6 +16,9 @@
 
 static char dir[] = "/tmp/pem-fuzz-XXXXXX";
 static char path[3][64];
+/* A flag, not the template's last byte: mkdtemp may leave an 'X' there
+ * (glibc draws from [A-Za-z0-9]), and a second mkdtemp would fail. */
+static int made;
 
 static void
 cleanup(void)
@@ -46,9 +49,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char err[512];
 	int i, n = 0;
 
-	if (dir[sizeof(dir) - 2] == 'X') {
+	if (!made) {
 		if (mkdtemp(dir) == NULL)
 			abort();
+		made = 1;
 		for (i = 0; i < 3; i++)
 			snprintf(path[i], sizeof(path[i]), "%s/%d", dir, i);
 		atexit(cleanup);
