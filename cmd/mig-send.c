@@ -376,7 +376,7 @@ main(int argc, char **argv)
 		if (managed_request(&o, definition, dname, persistent, 1) < 0)
 			return SEND_USAGE;
 		if (ctl_source_connect(&send_cs, &dest, clock_ms() + 10000 +
-		    o.wait_s * 1000, err, sizeof(err)) < 0) {
+		    o.wait_s * 1000, o.wait_s > 0, err, sizeof(err)) < 0) {
 			log_err("--desturi: %s", err);
 			return SEND_FAILED;
 		}
@@ -420,7 +420,7 @@ main(int argc, char **argv)
 		return SEND_USAGE;
 	}
 	if (ctl_source_connect(&send_cs, &dest, clock_ms() + 10000 +
-	    o.wait_s * 1000, err, sizeof(err)) < 0) {
+	    o.wait_s * 1000, o.wait_s > 0, err, sizeof(err)) < 0) {
 		log_err("--desturi: %s (is mig-recv --listen running?)", err);
 		return SEND_USAGE;
 	}

@@ -24,6 +24,14 @@
 . "$(dirname "$0")/qemu.sh"
 . "$(dirname "$0")/mig.sh"
 require_qemu
+# A failure shows what both tools said (the tail of their stderr).
+fail() {
+	for _t in send recv; do
+		[ -s "$T/$_t.err" ] && tail -n 25 "$T/$_t.err" | sed "s/^/  $_t: /" >&2
+	done
+	echo "FAIL: $*" >&2
+	exit 1
+}
 
 CASES=${CASES:-"prepare:send prepare:recv prepare:cut prepare:src
 disk-copy:send disk-copy:recv disk-copy:src disk-copy:dst disk-copy:cut
@@ -95,12 +103,13 @@ for c in $CASES; do
 	RECV_PID=$!
 	track $RECV_PID
 	wait_for 10 "mig-recv to listen" test -S "$T/ctl.sock"
+	rm -f "$T/relay.sock"
 	socat "UNIX-LISTEN:$T/relay.sock" "UNIX-CONNECT:$T/ctl.sock" &
 	RELAY_PID=$!
 	track $RELAY_PID
 	wait_for 10 "the relay to listen" test -S "$T/relay.sock"
 	"$BIN/mig-send" --domain g $(host_dirs src) --copy-storage-all \
-		--desturi "unix:$T/relay.sock" --keepalive $ka $bw \
+		--desturi "unix:$T/relay.sock" --keepalive $ka $bw --wait 10 \
 		--json >"$T/send.json" 2>"$T/send.err" &
 	SEND_PID=$!
 	track $SEND_PID
@@ -184,11 +193,7 @@ for c in $CASES; do
 	*:gone) [ -e "$T/dst/disks/g.qcow2" ] &&
 		why="${why:+$why; }the created disk was left" ;;
 	esac
-	if [ -n "$why" ]; then
-		sed 's/^/  send: /' "$T/send.err" >&2
-		sed 's/^/  recv: /' "$T/recv.err" >&2
-		fail "case $n ($victim in $phase): $why"
-	fi
+	[ -n "$why" ] && fail "case $n ($victim in $phase): $why"
 	for p in $SEND_PID $RECV_PID $RELAY_PID $src_pid $dst_pid; do
 		stop_pid "$p"
 	done

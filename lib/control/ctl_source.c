@@ -1,8 +1,11 @@
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/sig.h"
 #include "base/sock.h"
 #include "control/ctl_source.h"
 #include "control/ctl_tls.h"
@@ -207,12 +210,17 @@ ctl_source_settle(void *arg, void (*committing)(void *), void *carg,
 
 int
 ctl_source_connect(struct ctl_source *cs, const struct endpoint *dest,
-    int64_t deadline_ms, char *err, size_t errlen)
+    int64_t deadline_ms, int retry, char *err, size_t errlen)
 {
-	int fd = sock_connect(dest, deadline_ms, err, errlen), plain;
+	int fd, plain;
 
-	if (fd < 0)
-		return -1;
+	/* A destination still starting has no socket yet, or a stale one. */
+	while ((fd = sock_connect(dest, deadline_ms, err, errlen)) < 0) {
+		if (!retry || (errno != ENOENT && errno != ECONNREFUSED) ||
+		    sig_stop || clock_ms() + 100 >= deadline_ms)
+			return -1;
+		poll(NULL, 0, 100);
+	}
 	cs->relay = 0;
 	if (cs->tls) {
 		plain = ctl_tls_wrap(fd, cs->tls, 0, deadline_ms, &cs->relay,

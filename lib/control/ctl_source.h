@@ -33,12 +33,12 @@ struct tls_config;
 
 /*
  * Connect to the destination's control socket (waiting at most
- * deadline_ms for it to answer; with cs->tls, the TLS handshake too) and
- * set cs->peer's hooks.  Returns 0, or
- * -1 with one line in err.
+ * deadline_ms for it to answer; with retry, also for it to appear or
+ * stop refusing; with cs->tls, the TLS handshake too) and set cs->peer's
+ * hooks.  Returns 0, or -1 with one line in err.
  */
 int ctl_source_connect(struct ctl_source *cs, const struct endpoint *dest,
-    int64_t deadline_ms, char *err, size_t errlen);
+    int64_t deadline_ms, int retry, char *err, size_t errlen);
 
 /*
  * Offline: send the definition (CTL_FL_OFFLINE) and wait for the
