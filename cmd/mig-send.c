@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "base/opt.h"
+#include "base/sig.h"
 #include "base/sock.h"
 #include "base/version.h"
 #include "config/store.h"
@@ -59,7 +60,8 @@ static const struct opt opts[] = {
 	{ O_DEFINITION, 0, "definition", "FILE",
 	    "managed: send this definition" },
 	{ O_DNAME, 0, "dname", "NAME", "managed: the guest's name there" },
-	{ O_TUNNELLED, 0, "tunnelled", NULL, "refused: not implemented yet" },
+	{ O_TUNNELLED, 0, "tunnelled", NULL,
+	    "managed: every socket over the control connection" },
 	{ O_TLS_CERT, 0, "tls-cert", "FILE", "managed: our TLS certificate" },
 	{ O_TLS_KEY, 0, "tls-key", "FILE", "managed: its key" },
 	{ O_TLS_CA, 0, "tls-ca", "FILE", "managed: the CA of the peer's" },
@@ -274,11 +276,7 @@ main(int argc, char **argv)
 			    &keepalive) < 0)
 				return SEND_USAGE;
 			break;
-		case O_TUNNELLED:
-			log_err("--tunnelled is not implemented yet: run "
-			    "mig-tunnel between the hosts and give --migrate-uri "
-			    "and --disks-uri through it");
-			return SEND_USAGE;
+		case O_TUNNELLED: send_cs.tunnelled = 1; break;
 		case O_DOMAIN: o.cfg.domain = val; break;
 		case O_CONFIG: o.cfg.config_dir = val; break;
 		case O_RUN: o.cfg.run_dir = val; break;
@@ -348,15 +346,24 @@ main(int argc, char **argv)
 		}
 	}
 	if (!have_dest && (persistent || offline || definition || dname ||
-	    insecure || keepalive)) {
+	    insecure || keepalive || send_cs.tunnelled)) {
 		log_err("--persistent, --offline, --definition, --dname, "
-		    "--insecure and --keepalive need --desturi");
+		    "--insecure, --keepalive and --tunnelled need --desturi");
+		return SEND_USAGE;
+	}
+	/* As libvirt's: the tunnel is where the stream and disks go. */
+	if (send_cs.tunnelled && (have_uri || o.disks_uri.kind)) {
+		log_err("--tunnelled carries the stream and the disks itself: "
+		    "give no --migrate-uri or --disks-uri");
 		return SEND_USAGE;
 	}
 	if (ctl_tls_options("--desturi", have_dest, dest.kind == ENDPOINT_TCP, insecure,
 	    &tf, &tls) < 0)
 		return SEND_USAGE;
 	send_cs.tls = tls;
+	/* Before any connection: a peer's close is EPIPE, not SIGPIPE, and
+	 * a session process (--tunnelled) inherits the handlers. */
+	sig_install();
 	if (offline && !persistent) {
 		log_err("--offline needs --persistent (as libvirt's)");
 		return SEND_USAGE;

@@ -25,7 +25,11 @@ bad mig-send "--offline needs --persistent" --domain g --desturi unix:$T/c \
 bad mig-send "--persistent, --offline" $q --migrate-uri unix:$T/m --persistent
 bad mig-send "--persistent, --offline" $q --migrate-uri unix:$T/m --offline
 bad mig-send "need --desturi" $q --migrate-uri unix:$T/m --definition /x
-bad mig-send "--tunnelled is not implemented" $q --desturi unix:$T/c --tunnelled
+bad mig-send "--tunnelled need --desturi" $q --migrate-uri unix:$T/m --tunnelled
+bad mig-send "give no --migrate-uri or --disks-uri" $q --desturi unix:$T/c \
+	--tunnelled --migrate-uri unix:$T/m
+bad mig-send "give no --migrate-uri or --disks-uri" $q --desturi unix:$T/c \
+	--tunnelled --copy-storage-all --disks-uri unix:$T/n
 bad mig-send "not '-'" $q --desturi unix:$T/c --migrate-uri -
 bad mig-send "--dname" $q --desturi unix:$T/c --dname ../x
 bad mig-send "--keepalive" $q --desturi unix:$T/c --keepalive 5
@@ -50,4 +54,11 @@ timeout 30 "$BIN/mig-recv" --serve <"$T/http" >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc = 1 ] && grep -q "not a mig control connection (bad magic)" "$T/err" ||
 	fail "mig-recv --serve fed HTTP: exit $rc, $(cat "$T/err")"
+# "tunnel", then no tunnel protocol: the tunnel ends at once, exit 1.
+printf 'MC\001\015\000\000\000\000garbage, not a HELLO' >"$T/tunnel"
+timeout 30 "$BIN/mig-recv" --serve <"$T/tunnel" >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc = 1 ] && grep -q "protocol error from the source" "$T/err" &&
+	grep -q "no control channel from the source's tunnel" "$T/err" ||
+	fail "mig-recv --serve fed a bad tunnel: exit $rc, $(cat "$T/err")"
 [ $BAD_FAILED = 0 ] || fail "$BAD_FAILED bad-input cases failed"

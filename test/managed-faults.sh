@@ -20,6 +20,7 @@
 # destination quits its QEMU instead of starting it; the destination
 # cannot start the guest after the stream (loaded/dst, loaded/recv): the
 # source resumes on its word, or stays paused (in doubt), never quits.
+# (managed-faults-tunnelled.sh runs cases of this one with TUNNELLED set.)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/qemu.sh"
 . "$(dirname "$0")/mig.sh"
@@ -110,6 +111,7 @@ for c in $CASES; do
 	wait_for 10 "the relay to listen" test -S "$T/relay.sock"
 	"$BIN/mig-send" --domain g $(host_dirs src) --copy-storage-all \
 		--desturi "unix:$T/relay.sock" --keepalive $ka $bw --wait 10 \
+		${TUNNELLED:-} \
 		--json >"$T/send.json" 2>"$T/send.err" &
 	SEND_PID=$!
 	track $SEND_PID

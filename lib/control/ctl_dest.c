@@ -20,6 +20,7 @@
 #include "control/ctl_conn.h"
 #include "control/ctl_dest.h"
 #include "control/ctl_tls.h"
+#include "control/ctl_tunnel.h"
 #include "migrate/guard.h"
 #include "migrate/qemu.h"
 #include "migrate/recv.h"
@@ -31,11 +32,13 @@
 #define CTL_DEST_MKDISK_MS 60000	/* one qemu-img create */
 #define CTL_DEST_DRAIN_MS 5000		/* the source's close, at the end */
 #define CTL_DEST_TLS_MS 10000		/* a source's TLS handshake */
+#define CTL_DEST_TUNNEL_MS 10000	/* the tunnel up, its "ctl" opened */
 
 /* One session's state: large, and one at a time, so static. */
 static struct ctl_dest {
 	const struct ctl_dest_opts *o;
 	struct ctl_conn conn;
+	struct ctl_tunnel tun;		/* --tunnelled: pid 0 if none */
 	struct ctl_msg req, m;
 	struct recv_peer peer;
 	struct recv_opts ro;
@@ -567,28 +570,42 @@ ctl_dest_drain(struct ctl_dest *d)
 		;
 }
 
+/*
+ * The source's request, after the switch to the tunnel if it asks for
+ * that first.  No ping goes out before the first message: one could
+ * cross the switch.  Returns 0 with d->req, or an exit code.
+ */
 static int
-ctl_dest_serve(const struct ctl_dest_opts *o, int rfd, int wfd,
-    pid_t *pid, struct endpoint *qmp)
+ctl_dest_request(struct ctl_dest *d, int rfd, int wfd)
 {
-	struct ctl_dest *d = &ctl_dest;
-	struct recv_opts *ro = &d->ro;
-	char err[700];
-	size_t i, at = 0;
-	int rc, attach = o->qmp.kind != 0 || o->domain != NULL;
+	const struct ctl_dest_opts *o = d->o;
 	int64_t deadline = clock_ms() + CTL_DEST_REQUEST_MS;
+	char err[400];
+	int rc, ctl;
 
-	memset(d, 0, offsetof(struct ctl_dest, req));
-	d->ncreated = 0;
-	d->pid = 0;
-	d->answered = 0;
-	d->guard.fd = -1;
-	d->guard.pid = -1;
-	d->o = o;
-	*pid = 0;
-	ctl_conn_init(&d->conn, rfd, wfd, o->keepalive_ms, 0);
+	ctl_conn_init(&d->conn, rfd, wfd, CTL_DEST_REQUEST_MS, 0);
 	for (;;) {
 		rc = ctl_conn_poll(&d->conn, deadline, &d->req);
+		if (rc == 1 && d->req.type == CTL_TUNNEL && d->tun.pid == 0) {
+			ctl_msg_init(&d->m, CTL_TUNNEL);
+			if (ctl_conn_send(&d->conn, &d->m, clock_ms() +
+			    CTL_DEST_SEND_MS) < 0) {
+				log_err("--tunnelled: %s", d->conn.err);
+				return RECV_FAILED;
+			}
+			ctl = ctl_tunnel_start(&d->tun, 0, rfd, wfd,
+			    d->conn.in, d->conn.inlen, clock_ms() +
+			    CTL_DEST_TUNNEL_MS, err, sizeof(err));
+			if (ctl < 0) {
+				log_err("%s", err);
+				return RECV_FAILED;
+			}
+			log_info("tunnelled: the migration's sockets ride the "
+			    "control connection");
+			ctl_conn_init(&d->conn, ctl, ctl, CTL_DEST_REQUEST_MS,
+			    0);
+			continue;
+		}
 		if (rc == 1)
 			break;
 		if (rc < 0 || clock_ms() >= deadline || sig_stop) {
@@ -598,10 +615,35 @@ ctl_dest_serve(const struct ctl_dest_opts *o, int rfd, int wfd,
 			return RECV_FAILED;
 		}
 	}
+	d->conn.interval_ms = o->keepalive_ms ? o->keepalive_ms :
+	    CTL_KEEPALIVE_MS;
 	if (d->req.type != CTL_PREPARE) {
 		ctl_dest_refuse(d, "expected a 'prepare' request");
 		return RECV_USAGE;
 	}
+	return 0;
+}
+
+static int
+ctl_dest_serve(const struct ctl_dest_opts *o, int rfd, int wfd,
+    pid_t *pid, struct endpoint *qmp)
+{
+	struct ctl_dest *d = &ctl_dest;
+	struct recv_opts *ro = &d->ro;
+	char err[700];
+	size_t i, at = 0;
+	int rc, attach = o->qmp.kind != 0 || o->domain != NULL;
+
+	memset(d, 0, offsetof(struct ctl_dest, req));
+	d->ncreated = 0;
+	d->pid = 0;
+	d->answered = 0;
+	d->guard.fd = -1;
+	d->guard.pid = -1;
+	d->o = o;
+	*pid = 0;
+	if ((rc = ctl_dest_request(d, rfd, wfd)) != 0)
+		return rc;
 	log_info("request: guest '%s', %zu disk(s)%s", d->req.name,
 	    d->req.ndisks, d->req.flags & CTL_FL_OFFLINE ? ", offline" : "");
 	if (store_init(&d->st, o->config_dir, o->run_dir, err,
@@ -663,12 +705,16 @@ ctl_dest_serve(const struct ctl_dest_opts *o, int rfd, int wfd,
 	if (apply_prepare(&ro->cfg, APPLY_DEST, &ro->qmp, err,
 	    sizeof(err)) < 0)
 		goto refuse;
-	if (ctl_dest_endpoint(d, d->req.migrate_uri, &o->incoming,
-	    "migrate.sock", &ro->incoming, err, sizeof(err)) < 0)
-		goto refuse;
-	if ((d->req.flags & CTL_FL_STORAGE) && ctl_dest_endpoint(d,
+	if (d->tun.pid) {
+		/* Where our tunnel delivers the source's channels. */
+		ro->incoming = d->tun.mig;
+		if (d->req.flags & CTL_FL_STORAGE)
+			ro->nbd = d->tun.nbd;
+	} else if (ctl_dest_endpoint(d, d->req.migrate_uri, &o->incoming,
+	    "migrate.sock", &ro->incoming, err, sizeof(err)) < 0 ||
+	    ((d->req.flags & CTL_FL_STORAGE) && ctl_dest_endpoint(d,
 	    d->req.disks_uri, &o->nbd, "nbd.sock", &ro->nbd, err,
-	    sizeof(err)) < 0)
+	    sizeof(err)) < 0))
 		goto refuse;
 	for (i = 0; i < d->req.ndisks; i++)
 		at += (size_t)snprintf(d->ids + at, sizeof(d->ids) - at,
@@ -719,6 +765,8 @@ ctl_dest_session(const struct ctl_dest_opts *o, int rfd, int wfd,
 	int rc = ctl_dest_serve(o, rfd, wfd, pid, qmp);
 
 	ctl_dest_drain(&ctl_dest);
+	if (ctl_dest.tun.pid)
+		ctl_tunnel_end(&ctl_dest.tun, ctl_dest.conn.rfd);
 	return rc;
 }
 

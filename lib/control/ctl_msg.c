@@ -26,6 +26,7 @@ static const char *const ctl_names[CTL_TYPE_MAX + 1] = {
 	[CTL_COMMIT] = "commit", [CTL_STARTED] = "started",
 	[CTL_FAILED] = "failed", [CTL_ABORT] = "abort", [CTL_BYE] = "bye",
 	[CTL_PING] = "ping", [CTL_PONG] = "pong", [CTL_DEFINED] = "defined",
+	[CTL_TUNNEL] = "tunnel",
 };
 
 const char *

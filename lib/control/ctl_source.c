@@ -2,6 +2,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -14,6 +15,7 @@
 #define CTL_SOURCE_ABORT_MS 5000	/* the destination's reason */
 #define CTL_SOURCE_SETTLE_MS 600000	/* the stream's end, "loaded" */
 #define CTL_SOURCE_SEND_MS 10000	/* a message taken by the peer */
+#define CTL_SOURCE_CLOSE_MS 2000	/* the destination's close, at the end */
 
 static struct ctl_msg ctl_source_msg;	/* large: not on the stack */
 
@@ -81,11 +83,20 @@ ctl_source_prepare(void *arg, int was_running, const struct disk *d,
 	m->ndisks = n;
 	m->flags = cs->flags | (was_running ? CTL_FL_RUNNING : 0);
 	m->conns = cs->conns;
-	if (migrate_uri->kind)
-		endpoint_format(migrate_uri, m->migrate_uri,
-		    sizeof(m->migrate_uri));
-	if (disks_uri->kind)
-		endpoint_format(disks_uri, m->disks_uri, sizeof(m->disks_uri));
+	/* Tunnelled, the destination's QEMU listens in its tunnel's
+	 * directory, ours connects to our tunnel's. */
+	if (cs->tun.pid) {
+		*migrate_uri = cs->tun.mig;
+		if (n > 0)
+			*disks_uri = cs->tun.nbd;
+	} else {
+		if (migrate_uri->kind)
+			endpoint_format(migrate_uri, m->migrate_uri,
+			    sizeof(m->migrate_uri));
+		if (disks_uri->kind)
+			endpoint_format(disks_uri, m->disks_uri,
+			    sizeof(m->disks_uri));
+	}
 	if (ctl_conn_send(&cs->conn, m, clock_ms() + CTL_SOURCE_SEND_MS) < 0) {
 		snprintf(err, errlen, "%s", cs->conn.err);
 		return -1;
@@ -208,6 +219,42 @@ ctl_source_settle(void *arg, void (*committing)(void *), void *carg,
 	return PEER_DOUBT;
 }
 
+/*
+ * --tunnelled: "tunnel" both ways, then the tunnel on the connection.  No
+ * ping may cross the switch: the keepalive waits until it is done.
+ */
+static int
+ctl_source_tunnel(struct ctl_source *cs, int64_t deadline_ms, char *err,
+    size_t errlen)
+{
+	struct ctl_msg *m = &ctl_source_msg;
+	int ctl;
+
+	cs->conn.interval_ms = CTL_SOURCE_PREPARE_MS;
+	ctl_msg_init(m, CTL_TUNNEL);
+	if (ctl_conn_send(&cs->conn, m, deadline_ms) < 0) {
+		snprintf(err, errlen, "%s", cs->conn.err);
+		return -1;
+	}
+	if (ctl_source_wait(cs, deadline_ms, m, err, errlen) < 0)
+		return -1;
+	if (m->type == CTL_REFUSE) {
+		snprintf(err, errlen, "the destination refused --tunnelled: "
+		    "%s", m->reason[0] ? m->reason : "no reason given");
+		return -1;
+	}
+	if (m->type != CTL_TUNNEL)
+		return ctl_source_unexpected(m, "in answer to 'tunnel'", err,
+		    errlen);
+	ctl = ctl_tunnel_start(&cs->tun, 1, cs->conn.rfd, cs->conn.wfd,
+	    cs->conn.in, cs->conn.inlen, deadline_ms, err, errlen);
+	if (ctl < 0)
+		return -1;
+	cs->wire = cs->conn.rfd;
+	ctl_conn_init(&cs->conn, ctl, ctl, 0, 0);
+	return 0;
+}
+
 int
 ctl_source_connect(struct ctl_source *cs, const struct endpoint *dest,
     int64_t deadline_ms, int retry, char *err, size_t errlen)
@@ -232,6 +279,13 @@ ctl_source_connect(struct ctl_source *cs, const struct endpoint *dest,
 		fd = plain;
 	}
 	ctl_conn_init(&cs->conn, fd, fd, 0, 0);
+	cs->wire = -1;
+	memset(&cs->tun, 0, sizeof(cs->tun));
+	if (cs->tunnelled && ctl_source_tunnel(cs, deadline_ms, err,
+	    errlen) < 0) {
+		ctl_tls_end(fd, cs->relay);
+		return -1;
+	}
 	cs->peer.arg = cs;
 	cs->peer.prepare = ctl_source_prepare;
 	cs->peer.tick = ctl_source_tick;
@@ -279,9 +333,27 @@ ctl_source_close(struct ctl_source *cs)
 {
 	struct ctl_msg *m = &ctl_source_msg;
 
+	int64_t until = clock_ms() + CTL_SOURCE_CLOSE_MS;
+	struct pollfd p;
+	char sink[256];
+
 	if (!cs->conn.lost) {
 		ctl_msg_init(m, CTL_BYE);
 		ctl_conn_send(&cs->conn, m, clock_ms() + 1000);
 	}
-	ctl_tls_end(cs->conn.rfd, cs->relay);
+	if (cs->tun.pid == 0) {
+		ctl_tls_end(cs->conn.rfd, cs->relay);
+		return;
+	}
+	/* The tunnel carries our bye and the destination's close before
+	 * it says goodbye. */
+	shutdown(cs->conn.wfd, SHUT_WR);
+	p.fd = cs->conn.rfd;
+	p.events = POLLIN;
+	while (!cs->conn.lost && clock_ms() < until &&
+	    poll(&p, 1, (int)(until - clock_ms())) > 0 &&
+	    read(cs->conn.rfd, sink, sizeof(sink)) > 0)
+		;
+	ctl_tunnel_end(&cs->tun, cs->conn.rfd);
+	ctl_tls_end(cs->wire, cs->relay);
 }

@@ -12,6 +12,7 @@
 #include "base/endpoint.h"
 #include "config/def.h"
 #include "control/ctl_conn.h"
+#include "control/ctl_tunnel.h"
 #include "migrate/peer.h"
 
 struct ctl_source {
@@ -26,7 +27,10 @@ struct ctl_source {
 	struct endpoint migrate_uri;	/* the source's, kind 0 if none */
 	struct endpoint disks_uri;
 	const struct tls_config *tls;	/* mutual TLS, or NULL */
+	int tunnelled;			/* --tunnelled asked */
 	pid_t relay;			/* its relay process, or 0 */
+	int wire;			/* under a tunnel: the connection */
+	struct ctl_tunnel tun;		/* the tunnel, pid 0 if none */
 };
 
 struct tls_config;
@@ -34,8 +38,10 @@ struct tls_config;
 /*
  * Connect to the destination's control socket (waiting at most
  * deadline_ms for it to answer; with retry, also for it to appear or
- * stop refusing; with cs->tls, the TLS handshake too) and set cs->peer's
- * hooks.  Returns 0, or -1 with one line in err.
+ * stop refusing; with cs->tls, the TLS handshake too; with cs->tunnelled,
+ * the switch to the tunnel, whose sockets Prepare then names as the
+ * migration's) and set cs->peer's hooks.  Returns 0, or -1 with one line
+ * in err.
  */
 int ctl_source_connect(struct ctl_source *cs, const struct endpoint *dest,
     int64_t deadline_ms, int retry, char *err, size_t errlen);
@@ -46,7 +52,7 @@ int ctl_source_connect(struct ctl_source *cs, const struct endpoint *dest,
  */
 int ctl_source_offline(struct ctl_source *cs, char *err, size_t errlen);
 
-/* Say bye and close. */
+/* Say bye and close (the tunnel too, once the destination closed). */
 void ctl_source_close(struct ctl_source *cs);
 
 #endif

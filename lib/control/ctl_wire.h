@@ -42,7 +42,9 @@ enum ctl_type {
 	CTL_PING = 10,		/* either: are you there? */
 	CTL_PONG = 11,		/* either: the answer to a ping */
 	CTL_DEFINED = 12,	/* destination: offline, the definition stored */
-	CTL_TYPE_MAX = 12,
+	CTL_TUNNEL = 13,	/* either: from the next byte on, the tunnel
+				   protocol carries everything (--tunnelled) */
+	CTL_TYPE_MAX = 13,
 };
 
 /* Field tags. */

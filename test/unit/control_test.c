@@ -76,6 +76,18 @@ test_round_trip(void)
 	CHECKM(strcmp(in.reason, "cont?[31m failed?") == 0, in.reason);
 	CHECK(strcmp(ctl_type_name(CTL_COMMIT), "commit") == 0);
 	CHECK(strcmp(ctl_type_name(99), "unknown") == 0);
+	/* "tunnel", then the tunnel protocol's bytes in the same read: the
+	 * frame alone is taken, what follows is left for the tunnel. */
+	ctl_msg_init(&out, CTL_TUNNEL);
+	k = ctl_encode(&out, buf, sizeof(buf));
+	CHECK(k == CTL_HDR_LEN);
+	memcpy(buf + k, "\x01\x00\x00\x00garbage", 11);
+	CHECK(ctl_parse(buf, (size_t)k + 11, &in, err, sizeof(err)) == k &&
+	    in.type == CTL_TUNNEL);
+	CHECK(strcmp(ctl_type_name(CTL_TUNNEL), "tunnel") == 0);
+	/* It carries nothing. */
+	out.flags = CTL_FL_RUNNING;
+	CHECK(ctl_encode(&out, buf, sizeof(buf)) == CTL_HDR_LEN);
 }
 
 static void
@@ -185,7 +197,7 @@ test_hostile(void)
 	b[2] = 1;
 	b[3] = 0;
 	refused(b, 4, "unknown type");
-	b[3] = 13;
+	b[3] = CTL_TYPE_MAX + 1;
 	refused(b, 4, "unknown type");
 	b[3] = CTL_PREPARE;
 	{ char e[50]; CHECK(ctl_parse(b, n, &in, e, sizeof(e)) == (long)n); }
@@ -209,6 +221,7 @@ test_hostile(void)
 	    "out of bounds");
 	refused(b, frame(b, CTL_PREPARE, tag, sizeof(tag)), "may not carry");
 	refused(b, frame(b, CTL_LOADED, name, sizeof(name)), "may not carry");
+	refused(b, frame(b, CTL_TUNNEL, name, sizeof(name)), "may not carry");
 	refused(b, frame(b, CTL_PREPARE, noname, sizeof(noname)), "names no");
 	refused(b, frame(b, CTL_PREPARE, longname, sizeof(longname)),
 	    "out of bounds");
