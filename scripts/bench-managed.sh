@@ -10,17 +10,27 @@
 # rounds (5); then the medians of the total time, and the ratio p2p/two
 # against the target (at most 5% more).
 #
+# Then --tunnelled against direct: a p2p migration of a guest with
+# TUN_MEM MiB (512) of RAM pre-filled with random data (a private mapping
+# of a file), no disk, the stream straight over a unix socket or through
+# the control connection's tunnel, alternated, BENCH_ROUNDS rounds.
+# Throughput: mig-send's memory_bytes over the time from the memory
+# phase's start to completion.  Target: the tunnel at least 0.8x direct.
+#
 # Total time: from the first command on the destination until the guest
 # runs there and the source QEMU has quit.  Every run is checked (the guest
 # counts on, qemu-img compare finds the disks identical); a failed run is
 # not counted and makes the exit status 1.  The ratio does not.
-# Knobs: BENCH_ROUNDS (5), BENCH_DOWNTIME_MS (2000), QEMU, QEMU_ACCEL, TMPDIR.
+# Knobs: BENCH_ROUNDS (5), BENCH_DOWNTIME_MS (2000), BENCH_TUN_MEM (512),
+# QEMU, QEMU_ACCEL, TMPDIR.
 . "$(dirname "$0")/lib.sh"
 ROUNDS=${BENCH_ROUNDS:-5}
 DOWNTIME=${BENCH_DOWNTIME_MS:-2000}	# one pass, as scripts/bench.sh
 GUEST_MEM=128
 DISK=256
 TARGET_PCT=5
+TUN_MEM=${BENCH_TUN_MEM:-512}
+TUN_TARGET=0.8
 
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
@@ -144,6 +154,94 @@ if [ -n "$two" ] && [ -n "$p2p" ]; then
 		printf "result: total time median: two-command %.0f ms, p2p %.0f ms\n", a, b
 		printf "result: ratio p2p/two-command %.3f (%+.1f%%); target: at most +%d%%: %s\n",
 		    r, (r - 1) * 100, p, r <= 1 + p / 100 ? "met" : "NOT met" }'
+else
+	echo "result: no median: too few successful runs"
+fi
+
+# tun_def: the random-RAM guest's definition (the same on both sides).
+tun_def() {
+	echo "name t"
+	echo "qemu $QEMU"
+	for a in -M pc,memory-backend=pc.ram -accel "${QEMU_ACCEL:-tcg}" \
+	    -m $TUN_MEM -object \
+	    "memory-backend-file,id=pc.ram,size=${TUN_MEM}M,mem-path=$T/ram.img,share=off" \
+	    -display none -nodefaults -no-user-config -kernel "$GUEST" \
+	    -chardev "file,id=serial,path=$R/t.serial,append=on" \
+	    -serial chardev:serial; do
+		echo "arg $a"
+	done
+}
+# phase_ms P: when mig-send's JSON stream announced phase P.
+phase_ms() {
+	sed -n "s/.*\"event\":\"phase\",\"phase\":\"$1\",\"elapsed_ms\":\([0-9]*\).*/\1/p" \
+		"$R/send.json" | head -n 1
+}
+
+# tun_run MODE: direct or tunnelled; appends its throughput (MiB/s).
+tun_run() {
+	R=$T/run
+	rm -rf "$R"
+	mkdir -p "$R/src" "$R/dst" || return 1
+	tun_def >"$R/t.def"
+	cfg src create "$R/t.def" >"$R/src.out" 2>&1 ||
+		{ WHY="source: $(cat "$R/src.out")"; return 1; }
+	src_pid=$(cat "$R/src/run/t/pid")
+	until_ok 30 "the guest to count" has_counts 2 "$R/t.serial" || return 1
+	"$BIN/mig-recv" --listen "unix:$R/ctl.sock" --once \
+		--config-dir "$R/dst/etc" --run-dir "$R/dst/run" \
+		>/dev/null 2>"$R/recv.err" </dev/null &
+	_recv=$!
+	RUN_PIDS="$RUN_PIDS $_recv"
+	until_ok 10 "mig-recv to listen" test -S "$R/ctl.sock" || return 1
+	_tun=
+	[ "$1" = tunnelled ] && _tun=--tunnelled
+	"$BIN/mig-send" --domain t --config-dir "$R/src/etc" \
+		--run-dir "$R/src/run" --desturi "unix:$R/ctl.sock" $_tun \
+		--downtime "$DOWNTIME" --json >"$R/send.json" 2>"$R/send.err" </dev/null
+	_rc=$?
+	[ $_rc = 0 ] || { WHY="mig-send exited $_rc: $(tail -n 2 "$R/send.err")"; return 1; }
+	until_ok 10 "the source QEMU to quit" pid_gone "$src_pid" || return 1
+	_n=$(ncounts "$R/t.serial")
+	until_ok 30 "3 counts on the destination" has_counts $((_n + 3)) \
+		"$R/t.serial" || return 1
+	cfg dst destroy t >/dev/null 2>&1
+	wait $_recv; reaped $_recv
+	_bytes=$(sed -n 's/.*"memory_bytes":\([0-9]*\).*/\1/p' "$R/send.json")
+	_t0=$(phase_ms memory) _t1=$(phase_ms completed)
+	[ -n "$_bytes" ] && [ -n "$_t0" ] && [ -n "$_t1" ] && [ "$_t1" -gt "$_t0" ] ||
+		{ WHY="no memory figures in mig-send's JSON"; return 1; }
+	_thr=$(awk -v b="$_bytes" -v ms=$((_t1 - _t0)) \
+		'BEGIN { printf "%.1f", b / 1048576 / (ms / 1000) }')
+	echo "$_thr" >>"$T/$1.thr"
+	RESULT="$_thr MiB/s ($((_bytes / 1048576)) MiB in $((_t1 - _t0)) ms)  ok"
+}
+
+head -c $((TUN_MEM * 1048576)) /dev/urandom >"$T/ram.img" || die "no random data"
+: >"$T/direct.thr"; : >"$T/tunnelled.thr"
+echo "bench-managed: $ROUNDS rounds of direct/--tunnelled alternated; guest ${TUN_MEM} MiB RAM of random data, no disk, over unix sockets"
+i=1
+while [ $i -le "$ROUNDS" ]; do
+	for mode in direct tunnelled; do
+		WHY="" RESULT=""
+		if tun_run $mode; then
+			printf 'round %d/%d  %-9s  %s\n' $i "$ROUNDS" $mode "$RESULT"
+		else
+			failed=$((failed + 1))
+			printf 'round %d/%d  %-9s  FAILED (not counted): %s\n' \
+				$i "$ROUNDS" $mode "$WHY"
+		fi
+		stop_run
+		[ -d "$R/dst/run/t" ] && cfg dst destroy t >/dev/null 2>&1
+		[ -d "$R/src/run/t" ] && cfg src destroy t >/dev/null 2>&1
+	done
+	i=$((i + 1))
+done
+d=$(median "$T/direct.thr") t=$(median "$T/tunnelled.thr")
+if [ -n "$d" ] && [ -n "$t" ]; then
+	awk -v d="$d" -v t="$t" -v g=$TUN_TARGET 'BEGIN {
+		printf "result: memory throughput median: direct %.0f MiB/s, --tunnelled %.0f MiB/s\n", d, t
+		printf "result: ratio tunnelled/direct %.2fx; target: at least %.1fx: %s\n",
+		    t / d, g, t / d >= g ? "met" : "NOT met" }'
 else
 	echo "result: no median: too few successful runs"
 fi
