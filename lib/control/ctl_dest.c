@@ -33,6 +33,7 @@
 #define CTL_DEST_DRAIN_MS 5000		/* the source's close, at the end */
 #define CTL_DEST_TLS_MS 10000		/* a source's TLS handshake */
 #define CTL_DEST_TUNNEL_MS 10000	/* the tunnel up, its "ctl" opened */
+#define CTL_DEST_SESSIONS_MAX 16	/* --listen without --once, at once */
 
 /* One session's state: large, and one at a time, so static. */
 static struct ctl_dest {
@@ -815,14 +816,58 @@ ctl_dest_supervise(pid_t pid, const struct endpoint *qmp)
 	return 128 + WTERMSIG(status);
 }
 
+/* One connection accepted by --listen: TLS if asked, then the session. */
+static int
+ctl_dest_accepted(const struct ctl_dest_opts *o, int fd, pid_t *pid,
+    struct endpoint *qmp)
+{
+	char err[300];
+	int plain, rc;
+	pid_t relay = 0;
+
+	*pid = 0;
+	if (o->tls) {
+		plain = ctl_tls_wrap(fd, o->tls, 1, clock_ms() +
+		    CTL_DEST_TLS_MS, &relay, err, sizeof(err));
+		if (plain < 0) {
+			/* Refused: the next source may be the right one. */
+			log_err("%s", err);
+			close(fd);
+			return -1;
+		}
+		fd = plain;
+	}
+	rc = ctl_dest_session(o, fd, fd, pid, qmp);
+	ctl_tls_end(fd, relay);
+	return rc;
+}
+
+/* Reap the sessions that ended; with wait, all of them. */
+static void
+ctl_dest_reap(pid_t *kids, int *nkids, int wait)
+{
+	int i;
+	pid_t w;
+
+	for (i = 0; i < *nkids; i++) {
+		do
+			w = waitpid(kids[i], NULL, wait ? 0 : WNOHANG);
+		while (wait && w < 0 && errno == EINTR);
+		if (w == 0 || (w < 0 && errno == EINTR))
+			continue;	/* still running */
+		kids[i--] = kids[--*nkids];
+	}
+}
+
 int
 ctl_dest_listen(const struct ctl_dest_opts *o, const struct endpoint *ep,
     int once)
 {
+	static pid_t kids[CTL_DEST_SESSIONS_MAX];
 	struct endpoint qmp;
 	char err[300];
-	int lfd, fd, plain, rc = RECV_OK;
-	pid_t pid, relay;
+	int lfd, fd, i, nkids = 0, rc = RECV_OK;
+	pid_t pid;
 
 	lfd = sock_listen(ep, err, sizeof(err));
 	if (lfd < 0) {
@@ -830,33 +875,28 @@ ctl_dest_listen(const struct ctl_dest_opts *o, const struct endpoint *ep,
 		return RECV_USAGE;
 	}
 	log_info("listening for sources");
-	for (;;) {
-		fd = sock_accept(lfd, 0, err, sizeof(err));
+	while (!sig_stop) {
+		ctl_dest_reap(kids, &nkids, 0);
+		/* A full table stops accepting until a session ends. */
+		if (nkids == CTL_DEST_SESSIONS_MAX) {
+			poll(NULL, 0, 100);
+			continue;
+		}
+		if (!sock_accept_ready(lfd, clock_ms() + 1000))
+			continue;	/* a second's wait: reap, look again */
+		fd = sock_accept(lfd, clock_ms() + 1000, err, sizeof(err));
 		if (fd < 0) {
-			if (sig_stop)
-				break;
-			if (errno == EINTR)
+			if (sig_stop || errno == EINTR || errno == EAGAIN ||
+			    errno == ECONNABORTED)
 				continue;
 			log_err("%s", err);
 			rc = RECV_FAILED;
 			break;
 		}
-		relay = 0;
-		if (o->tls) {
-			plain = ctl_tls_wrap(fd, o->tls, 1, clock_ms() +
-			    CTL_DEST_TLS_MS, &relay, err, sizeof(err));
-			if (plain < 0) {
-				/* Refused: the next source may be the right
-				 * one. */
-				log_err("%s", err);
-				close(fd);
-				continue;
-			}
-			fd = plain;
-		}
-		rc = ctl_dest_session(o, fd, fd, &pid, &qmp);
-		ctl_tls_end(fd, relay);
 		if (once) {
+			rc = ctl_dest_accepted(o, fd, &pid, &qmp);
+			if (rc < 0)
+				continue;	/* refused TLS: wait on */
 			close(lfd);
 			if (ep->kind == ENDPOINT_UNIX)
 				unlink(ep->path);
@@ -864,11 +904,32 @@ ctl_dest_listen(const struct ctl_dest_opts *o, const struct endpoint *ep,
 				return ctl_dest_supervise(pid, &qmp);
 			return rc;
 		}
-		if (sig_stop)
-			break;
+		/* Each session in its own process: several at a time, and
+		 * one's state never touches another's. */
+		pid = fork();
+		if (pid == 0) {
+			/* Its lines told apart from the other sessions'. */
+			static char name[32];
+
+			snprintf(name, sizeof(name), "mig-recv[%ld]",
+			    (long)getpid());
+			log_init(name, log_verbose());
+			close(lfd);
+			rc = ctl_dest_accepted(o, fd, &pid, &qmp);
+			_exit(rc < 0 ? RECV_FAILED : rc);
+		}
+		close(fd);
+		if (pid < 0)
+			log_err("fork: %s; source refused", strerror(errno));
+		else
+			kids[nkids++] = pid;
 	}
 	close(lfd);
 	if (ep->kind == ENDPOINT_UNIX)
 		unlink(ep->path);
+	/* Stopped: the sessions in progress end as a stopped one does. */
+	for (i = 0; i < nkids; i++)
+		kill(kids[i], SIGTERM);
+	ctl_dest_reap(kids, &nkids, 1);
 	return rc;
 }

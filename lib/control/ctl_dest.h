@@ -6,7 +6,7 @@
  * migrate hook, launch the destination QEMU from the definition (or use
  * the one given with --qmp/--domain), create missing disks, run recv.c
  * with the recv_peer hooks, and undo what it made if Finish did not
- * succeed.  One session at a time.
+ * succeed.  One session per process (its state is static).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -47,9 +47,12 @@ int ctl_dest_session(const struct ctl_dest_opts *o, int rfd, int wfd,
 int ctl_dest_supervise(pid_t pid, const struct endpoint *qmp);
 
 /*
- * --listen: accept sources on ep, one session each, until a stopping
- * signal; with once, serve one and then supervise its guest.  Returns
- * the exit code.
+ * --listen: accept sources on ep until a stopping signal, each session
+ * in a process of its own (at most 16 at a time; more wait to be
+ * accepted), and return 0 once those in progress, told to stop too,
+ * have ended; or 2 if ep cannot be listened on.  With once, serve one
+ * source here and then supervise its guest: the session's exit code, or
+ * QEMU's (ctl_dest_supervise).
  */
 int ctl_dest_listen(const struct ctl_dest_opts *o, const struct endpoint *ep,
     int once);
