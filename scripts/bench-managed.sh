@@ -127,29 +127,39 @@ run() {
 	RESULT="total $((T1 - T0)) ms  ok"
 }
 
+# one LABEL RUN GUEST MODE: one run (RUN MODE), its line, then nothing of
+# it left running (guest GUEST on either side).
+one() {
+	WHY="" RESULT=""
+	if "$2" "$4"; then
+		printf '%-10s %-9s  %s\n' "$1" "$4" "$RESULT"
+	else
+		failed=$((failed + 1))
+		printf '%-10s %-9s  FAILED (not counted): %s\n' "$1" "$4" "$WHY"
+	fi
+	stop_run
+	[ -d "$R/dst/run/$3" ] && cfg dst destroy "$3" >/dev/null 2>&1
+	[ -d "$R/src/run/$3" ] && cfg src destroy "$3" >/dev/null 2>&1
+}
+# alternate RUN GUEST MODE...: ROUNDS rounds of one run of each MODE.
+alternate() {
+	_run=$1 _g=$2 _i=1
+	shift 2
+	while [ $_i -le "$ROUNDS" ]; do
+		for _m in "$@"; do
+			one "round $_i/$ROUNDS" "$_run" "$_g" "$_m"
+		done
+		_i=$((_i + 1))
+	done
+}
+
 failed=0
 if want p2p; then
 	mkdisk "$T/template.qcow2" "${DISK}M"
 	fill_disk "$T/template.qcow2" 8388608
 	: >"$T/two.times"; : >"$T/p2p.times"
 	echo "bench-managed: $ROUNDS rounds of two-command/p2p alternated; guest ${GUEST_MEM} MiB RAM, ${DISK} MiB qcow2 disk (32 MiB data), --copy-storage-all over unix sockets, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-	i=1
-	while [ $i -le "$ROUNDS" ]; do
-		for mode in two p2p; do
-			WHY="" RESULT=""
-			if run $mode; then
-				printf 'round %d/%d  %-4s  %s\n' $i "$ROUNDS" $mode "$RESULT"
-			else
-				failed=$((failed + 1))
-				printf 'round %d/%d  %-4s  FAILED (not counted): %s\n' \
-					$i "$ROUNDS" $mode "$WHY"
-			fi
-			stop_run
-			[ -d "$R/dst/run/g" ] && cfg dst destroy g >/dev/null 2>&1
-			[ -d "$R/src/run/g" ] && cfg src destroy g >/dev/null 2>&1
-		done
-		i=$((i + 1))
-	done
+	alternate run g two p2p
 	two=$(median "$T/two.times") p2p=$(median "$T/p2p.times")
 	if [ -n "$two" ] && [ -n "$p2p" ]; then
 		awk -v a="$two" -v b="$p2p" -v p=$TARGET_PCT 'BEGIN {
@@ -225,6 +235,7 @@ tun_run() {
 	echo "$_thr" >>"$T/$1.thr"
 	echo "$_cpu" >>"$T/$1.cpu"
 	RESULT="$_thr MiB/s ($((_bytes / 1048576)) MiB in $((_t1 - _t0)) ms), mig-send $_cpu CPU s/GiB  ok"
+	[ "$1" = warmup ] && RESULT="$RESULT, not counted"
 }
 
 if want tunnelled; then
@@ -233,33 +244,8 @@ if want tunnelled; then
 	echo "bench-managed: $ROUNDS rounds of direct/--tunnelled alternated; guest ${TUN_MEM} MiB RAM of random data, no disk, over unix sockets"
 	# The first migration after the file was written is slower, whichever way
 	# it goes (as in bench-tunnel.sh): one is not counted.
-	WHY="" RESULT=""
-	if tun_run warmup; then
-		echo "warm-up    direct     $RESULT  not counted"
-	else
-		failed=$((failed + 1))
-		echo "warm-up    direct     FAILED: $WHY"
-	fi
-	stop_run
-	[ -d "$R/dst/run/t" ] && cfg dst destroy t >/dev/null 2>&1
-	[ -d "$R/src/run/t" ] && cfg src destroy t >/dev/null 2>&1
-	i=1
-	while [ $i -le "$ROUNDS" ]; do
-		for mode in direct tunnelled; do
-			WHY="" RESULT=""
-			if tun_run $mode; then
-				printf 'round %d/%d  %-9s  %s\n' $i "$ROUNDS" $mode "$RESULT"
-			else
-				failed=$((failed + 1))
-				printf 'round %d/%d  %-9s  FAILED (not counted): %s\n' \
-					$i "$ROUNDS" $mode "$WHY"
-			fi
-			stop_run
-			[ -d "$R/dst/run/t" ] && cfg dst destroy t >/dev/null 2>&1
-			[ -d "$R/src/run/t" ] && cfg src destroy t >/dev/null 2>&1
-		done
-		i=$((i + 1))
-	done
+	one "warm-up" tun_run t warmup
+	alternate tun_run t direct tunnelled
 	d=$(median "$T/direct.thr") t=$(median "$T/tunnelled.thr")
 	dc=$(median "$T/direct.cpu") tc=$(median "$T/tunnelled.cpu")
 	if [ -n "$d" ] && [ -n "$t" ]; then

@@ -15,6 +15,7 @@
 #include "base/sock.h"
 #include "config/apply.h"
 #include "config/def.h"
+#include "config/defdisk.h"
 #include "config/launch.h"
 #include "config/store.h"
 #include "control/ctl_conn.h"
@@ -35,7 +36,7 @@
 #define CTL_DEST_TUNNEL_MS 10000	/* the tunnel up, its "ctl" opened */
 #define CTL_DEST_SESSIONS_MAX 16	/* --listen without --once, at once */
 
-/* One session's state: large, and one at a time, so static. */
+/* One session's state: large, and one per process, so static. */
 static struct ctl_dest {
 	const struct ctl_dest_opts *o;
 	struct ctl_conn conn;
@@ -317,77 +318,7 @@ ctl_dest_rename(struct ctl_dest *d, const char *dname, char *err,
 	return def_parse(&d->def, text, at, err, errlen);
 }
 
-/* The value of key in a -blockdev/-drive option string, or "". */
-static void
-ctl_dest_opt(const char *v, const char *key, char *buf, size_t len)
-{
-	size_t k = strlen(key);
-	const char *p;
-
-	buf[0] = '\0';
-	for (p = v; p != NULL; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
-		if (strncmp(p, key, k) == 0 && p[k] == '=') {
-			snprintf(buf, len, "%.*s", (int)strcspn(p + k + 1, ","),
-			    p + k + 1);
-			return;
-		}
-}
-
-/*
- * The image file of disk id in the definition, and its format: the
- * -device with that id names its drive (else id is the drive); a
- * -blockdev of that node-name (following file=NODE through filters such
- * as throttle) or a -drive of that id holds file.filename= or file=.
- * Returns 0, or -1 if the definition does not say.
- */
-static int
-ctl_dest_disk_file(const struct def *df, const char *id, char *path,
-    size_t len, char *fmt, size_t fmtlen)
-{
-	char node[CTL_ID_MAX + 2], val[128], ref[128];
-	int i, hops;
-
-	snprintf(node, sizeof(node), "%s", id);
-	for (i = 0; i + 1 < df->argc; i++) {
-		if (strcmp(df->argv[i], "-device") != 0)
-			continue;
-		ctl_dest_opt(df->argv[i + 1], "id", val, sizeof(val));
-		if (strcmp(val, id) != 0)
-			continue;
-		ctl_dest_opt(df->argv[i + 1], "drive", val, sizeof(val));
-		if (val[0])
-			snprintf(node, sizeof(node), "%.*s", CTL_ID_MAX, val);
-	}
-	for (hops = 0; hops < 8; hops++) {
-		for (i = 0; i + 1 < df->argc; i++) {
-			const char *v = df->argv[i + 1];
-			int drive = strcmp(df->argv[i], "-drive") == 0;
-
-			if (!drive && strcmp(df->argv[i], "-blockdev") != 0)
-				continue;
-			ctl_dest_opt(v, drive ? "id" : "node-name", val,
-			    sizeof(val));
-			if (strcmp(val, node) != 0)
-				continue;
-			ctl_dest_opt(v, drive ? "file" : "file.filename", path,
-			    len);
-			if (path[0]) {
-				ctl_dest_opt(v, drive ? "format" : "driver",
-				    fmt, fmtlen);
-				return 0;
-			}
-			ctl_dest_opt(v, "file", ref, sizeof(ref));
-			if (drive || !ref[0])
-				return -1;
-			snprintf(node, sizeof(node), "%.*s", CTL_ID_MAX, ref);
-			break;
-		}
-		if (i + 1 >= df->argc)
-			return -1;
-	}
-	return -1;
-}
-
+/* Make the missing directories above path. */
 static int
 ctl_dest_mkdirs(char *path)
 {
@@ -418,7 +349,7 @@ ctl_dest_create_disks(struct ctl_dest *d, char *err, size_t errlen)
 	for (i = 0; i < d->req.ndisks; i++) {
 		const struct ctl_disk *k = &d->req.disk[i];
 
-		if (ctl_dest_disk_file(&d->def, k->id, path, sizeof(path), fmt,
+		if (defdisk_file(&d->def, k->id, path, sizeof(path), fmt,
 		    sizeof(fmt)) < 0 || path[0] != '/' || stat(path, &sb) == 0)
 			continue;
 		/* The definition's format, else the source's. */
@@ -842,17 +773,17 @@ ctl_dest_accepted(const struct ctl_dest_opts *o, int fd, pid_t *pid,
 	return rc;
 }
 
-/* Reap the sessions that ended; with wait, all of them. */
+/* Reap the sessions that ended; with all, wait for all of them. */
 static void
-ctl_dest_reap(pid_t *kids, int *nkids, int wait)
+ctl_dest_reap(pid_t *kids, int *nkids, int all)
 {
 	int i;
 	pid_t w;
 
 	for (i = 0; i < *nkids; i++) {
 		do
-			w = waitpid(kids[i], NULL, wait ? 0 : WNOHANG);
-		while (wait && w < 0 && errno == EINTR);
+			w = waitpid(kids[i], NULL, all ? 0 : WNOHANG);
+		while (all && w < 0 && errno == EINTR);
 		if (w == 0 || (w < 0 && errno == EINTR))
 			continue;	/* still running */
 		kids[i--] = kids[--*nkids];

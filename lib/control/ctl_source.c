@@ -19,10 +19,14 @@
 
 static struct ctl_msg ctl_source_msg;	/* large: not on the stack */
 
-/* One message, or -1 with err (lost, or the deadline passed). */
+/*
+ * One message, or -1 with err (lost, the deadline passed, or, if
+ * stoppable, a stopping signal: not after the commit, whose answer must
+ * be heard).
+ */
 static int
-ctl_source_wait(struct ctl_source *cs, int64_t deadline, struct ctl_msg *m,
-    char *err, size_t errlen)
+ctl_source_wait(struct ctl_source *cs, int64_t deadline, int stoppable,
+    struct ctl_msg *m, char *err, size_t errlen)
 {
 	int rc;
 
@@ -30,6 +34,10 @@ ctl_source_wait(struct ctl_source *cs, int64_t deadline, struct ctl_msg *m,
 		rc = ctl_conn_poll(&cs->conn, deadline, m);
 		if (rc == 1)
 			return 0;
+		if (stoppable && sig_stop) {
+			snprintf(err, errlen, "interrupted");
+			return -1;
+		}
 		if (rc < 0) {
 			snprintf(err, errlen, "control connection lost: %s",
 			    cs->conn.err);
@@ -105,7 +113,7 @@ ctl_source_prepare(void *arg, int was_running, const struct disk *d,
 	/* Launching QEMU and creating disks block the destination for a
 	 * while: silence is tolerated up to the Prepare's own bound. */
 	cs->conn.count = (int)(CTL_SOURCE_PREPARE_MS / cs->conn.interval_ms);
-	rc = ctl_source_wait(cs, clock_ms() + CTL_SOURCE_PREPARE_MS, m, err,
+	rc = ctl_source_wait(cs, clock_ms() + CTL_SOURCE_PREPARE_MS, 1, m, err,
 	    errlen);
 	cs->conn.count = count;
 	if (rc < 0)
@@ -169,7 +177,7 @@ ctl_source_abort(void *arg, const char *why)
 	snprintf(m->reason, sizeof(m->reason), "%s", why);
 	if (ctl_conn_send(&cs->conn, m, clock_ms() + CTL_SOURCE_SEND_MS) < 0)
 		return;
-	if (ctl_source_wait(cs, clock_ms() + CTL_SOURCE_ABORT_MS, m, err,
+	if (ctl_source_wait(cs, clock_ms() + CTL_SOURCE_ABORT_MS, 0, m, err,
 	    sizeof(err)) == 0 && m->type == CTL_FAILED && m->reason[0])
 		log_info("the destination gave up: %s", m->reason);
 }
@@ -182,7 +190,7 @@ ctl_source_settle(void *arg, void (*committing)(void *), void *carg,
 	struct ctl_msg *m = &ctl_source_msg;
 
 	/* Finish's first half: the destination has the state, paused. */
-	if (ctl_source_wait(cs, clock_ms() + CTL_SOURCE_SETTLE_MS, m, err,
+	if (ctl_source_wait(cs, clock_ms() + CTL_SOURCE_SETTLE_MS, 0, m, err,
 	    errlen) < 0)
 		return PEER_NOT_THERE;	/* no commit went out */
 	if (m->type == CTL_FAILED) {
@@ -202,7 +210,7 @@ ctl_source_settle(void *arg, void (*committing)(void *), void *carg,
 		snprintf(err, errlen, "%s", cs->conn.err);
 		return PEER_DOUBT;
 	}
-	if (ctl_source_wait(cs, clock_ms() + CTL_SOURCE_SETTLE_MS, m, err,
+	if (ctl_source_wait(cs, clock_ms() + CTL_SOURCE_SETTLE_MS, 0, m, err,
 	    errlen) < 0)
 		return PEER_DOUBT;
 	if (m->type == CTL_STARTED)
@@ -236,7 +244,7 @@ ctl_source_tunnel(struct ctl_source *cs, int64_t deadline_ms, char *err,
 		snprintf(err, errlen, "%s", cs->conn.err);
 		return -1;
 	}
-	if (ctl_source_wait(cs, deadline_ms, m, err, errlen) < 0)
+	if (ctl_source_wait(cs, deadline_ms, 1, m, err, errlen) < 0)
 		return -1;
 	if (m->type == CTL_REFUSE) {
 		snprintf(err, errlen, "the destination refused --tunnelled: "
@@ -314,7 +322,7 @@ ctl_source_offline(struct ctl_source *cs, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", cs->conn.err);
 		return -1;
 	}
-	if (ctl_source_wait(cs, clock_ms() + CTL_SOURCE_PREPARE_MS, m, err,
+	if (ctl_source_wait(cs, clock_ms() + CTL_SOURCE_PREPARE_MS, 1, m, err,
 	    errlen) < 0)
 		return -1;
 	if (m->type == CTL_REFUSE) {
@@ -332,7 +340,6 @@ void
 ctl_source_close(struct ctl_source *cs)
 {
 	struct ctl_msg *m = &ctl_source_msg;
-
 	int64_t until = clock_ms() + CTL_SOURCE_CLOSE_MS;
 	struct pollfd p;
 	char sink[256];

@@ -754,6 +754,10 @@ send_switchover(struct send *s)
 	int rc;
 
 	send_phase(s, "switch-over");
+	/* The guest is paused: what each mirror copied is final now, and
+	 * the summary should not hang on the events that end them (a full
+	 * event queue drops some, with many disks). */
+	send_poll_jobs(s);
 	for (i = 0; i < s->ndisks; i++) {
 		if (!s->disk[i].job_started || s->disk[i].finished)
 			continue;

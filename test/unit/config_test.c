@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "config/def.h"
+#include "config/defdisk.h"
 #include "config/store.h"
 #include "config/table.h"
 #include "check.h"
@@ -247,11 +248,70 @@ test_store(void)
 	CHECK(system(path) == 0);
 }
 
+/* defdisk_file finds id's image at path with format fmt ("" for -1). */
+static void
+disk_is(const char *id, const char *path, const char *fmt)
+{
+	char p[256], f[32];
+	int rc = defdisk_file(&d, id, p, sizeof(p), f, sizeof(f));
+
+	if (path == NULL) {
+		CHECKM(rc < 0, id);
+		return;
+	}
+	CHECKM(rc == 0 && strcmp(p, path) == 0, id);
+	CHECKM(rc == 0 && strcmp(f, fmt) == 0, id);
+}
+
+/* Every layout of test/migrate-layouts.sh, and a throttle filter. */
+static void
+test_defdisk(void)
+{
+	char err[300];
+
+	CHECKM(parse("name g\nqemu q\n"
+	    "arg -drive\narg file=/d/drv1.qcow2,format=qcow2,if=virtio,id=drv1\n"
+	    "arg -drive\narg file=/d/drv2.raw,format=raw,if=none,id=drv2\n"
+	    "arg -device\narg virtio-blk-pci,drive=drv2,id=vblk2\n"
+	    "arg -blockdev\narg driver=qcow2,node-name=disk4-fmt,"
+	    "file.driver=file,file.filename=/d/disk4.qcow2\n"
+	    "arg -device\narg scsi-hd,drive=disk4-fmt,id=disk4,bus=scsi0.0\n"
+	    "arg -blockdev\narg {\"driver\":\"file\",\"filename\":"
+	    "\"/d/v0.qcow2\",\"node-name\":\"libvirt-1-storage\"}\n"
+	    "arg -blockdev\narg {\"node-name\":\"libvirt-1-format\","
+	    "\"driver\":\"qcow2\",\"file\":\"libvirt-1-storage\"}\n"
+	    "arg -device\narg virtio-blk-pci,drive=libvirt-1-format,"
+	    "id=virtio-disk0\n"
+	    "arg -drive\narg file=/d/cd.iso,if=ide,media=cdrom\n"
+	    "arg -drive\narg file=/d/hd1.qcow2,format=qcow2,if=ide,index=1\n"
+	    "arg -drive\narg file=/d/auto.qcow2,format=qcow2\n"
+	    "arg -blockdev\narg {\"driver\":\"qcow2\",\"node-name\":\"j\","
+	    "\"file\":{\"driver\":\"file\",\"filename\":\"/d/j.qcow2\"}}\n"
+	    "arg -blockdev\narg driver=qcow2,node-name=t-fmt,"
+	    "file.driver=file,file.filename=/d/t.qcow2\n"
+	    "arg -blockdev\narg driver=throttle,node-name=vd9,file=t-fmt,"
+	    "throttle-group=tg\n", err, sizeof(err)) == 0, err);
+	disk_is("drv1", "/d/drv1.qcow2", "qcow2");
+	disk_is("vblk2", "/d/drv2.raw", "raw");
+	disk_is("drv2", "/d/drv2.raw", "raw");
+	disk_is("disk4", "/d/disk4.qcow2", "qcow2");
+	disk_is("virtio-disk0", "/d/v0.qcow2", "qcow2");
+	disk_is("ide0-cd0", "/d/cd.iso", "");
+	disk_is("ide0-hd1", "/d/hd1.qcow2", "qcow2");
+	/* An unnumbered ide drive: the first index no earlier one holds. */
+	disk_is("ide1-hd0", "/d/auto.qcow2", "qcow2");
+	disk_is("j", "/d/j.qcow2", "qcow2");
+	disk_is("vd9", "/d/t.qcow2", "qcow2");
+	disk_is("nosuch", NULL, NULL);
+	disk_is("libvirt-1-storage", "/d/v0.qcow2", "");
+}
+
 int
 main(void)
 {
 	test_table();
 	test_def();
+	test_defdisk();
 	test_store();
 	return check_done();
 }
