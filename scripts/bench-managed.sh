@@ -16,13 +16,18 @@
 # the control connection's tunnel, alternated, BENCH_ROUNDS rounds.
 # Throughput: mig-send's memory_bytes over the time from the memory
 # phase's start to completion.  Target: the tunnel at least 0.8x direct.
+# BENCH_TUN_PAUSED=1 pauses the guest before: its TCG vCPU then takes no
+# core, which on a small machine the two tunnel processes compete for.
+# BENCH_TUN_BW=MiB/s limits both: below what the cores can carry, the
+# tunnel should cost no throughput at all.
 #
 # Total time: from the first command on the destination until the guest
 # runs there and the source QEMU has quit.  Every run is checked (the guest
 # counts on, qemu-img compare finds the disks identical); a failed run is
 # not counted and makes the exit status 1.  The ratio does not.
 # Knobs: BENCH_ROUNDS (5), BENCH_DOWNTIME_MS (2000), BENCH_TUN_MEM (512),
-# BENCH_PARTS ("p2p tunnelled": which of the two), QEMU, QEMU_ACCEL, TMPDIR.
+# BENCH_PARTS ("p2p tunnelled": which of the two), BENCH_TUN_PAUSED,
+# BENCH_TUN_BW, QEMU, QEMU_ACCEL, TMPDIR.
 . "$(dirname "$0")/lib.sh"
 ROUNDS=${BENCH_ROUNDS:-5}
 DOWNTIME=${BENCH_DOWNTIME_MS:-2000}	# one pass, as scripts/bench.sh
@@ -31,6 +36,8 @@ DISK=256
 TARGET_PCT=5
 TUN_MEM=${BENCH_TUN_MEM:-512}
 TUN_TARGET=0.8
+TUN_PAUSED=${BENCH_TUN_PAUSED:-}	# 1: the guest paused (no vCPU load)
+TUN_BW=${BENCH_TUN_BW:-}		# MiB/s: both modes limited to it
 PARTS=${BENCH_PARTS:-"p2p tunnelled"}
 want() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -201,6 +208,10 @@ tun_run() {
 		{ WHY="source: $(cat "$R/src.out")"; return 1; }
 	src_pid=$(cat "$R/src/run/t/pid")
 	until_ok 30 "the guest to count" has_counts 2 "$R/t.serial" || return 1
+	# Paused through mig-config's own QMP socket (socat -t: the replies).
+	[ -z "$TUN_PAUSED" ] || printf '%s\n' '{"execute":"qmp_capabilities"}' \
+		'{"execute":"stop"}' | socat -t 2 - "UNIX-CONNECT:$R/src/run/t/ctl.sock" \
+		>/dev/null || { WHY="cannot pause the guest"; return 1; }
 	"$BIN/mig-recv" --listen "unix:$R/ctl.sock" --once \
 		--config-dir "$R/dst/etc" --run-dir "$R/dst/run" \
 		>/dev/null 2>"$R/recv.err" </dev/null &
@@ -215,13 +226,19 @@ tun_run() {
 		echo $(( ${14} + ${15} )) >"$0"; exit $_rc' "$R/send.cpu" \
 		"$BIN/mig-send" --domain t --config-dir "$R/src/etc" \
 		--run-dir "$R/src/run" --desturi "unix:$R/ctl.sock" $_tun \
-		--downtime "$DOWNTIME" --json >"$R/send.json" 2>"$R/send.err" </dev/null
+		${TUN_BW:+--bandwidth $TUN_BW} --downtime "$DOWNTIME" \
+		--json >"$R/send.json" 2>"$R/send.err" </dev/null
 	_rc=$?
 	[ $_rc = 0 ] || { WHY="mig-send exited $_rc: $(tail -n 2 "$R/send.err")"; return 1; }
 	until_ok 10 "the source QEMU to quit" pid_gone "$src_pid" || return 1
-	_n=$(ncounts "$R/t.serial")
-	until_ok 30 "3 counts on the destination" has_counts $((_n + 3)) \
-		"$R/t.serial" || return 1
+	if [ -n "$TUN_PAUSED" ]; then
+		grep -q '"outcome":"paused on destination"' "$R/send.json" ||
+			{ WHY="outcome: $(tail -n 1 "$R/send.json")"; return 1; }
+	else
+		_n=$(ncounts "$R/t.serial")
+		until_ok 30 "3 counts on the destination" has_counts $((_n + 3)) \
+			"$R/t.serial" || return 1
+	fi
 	cfg dst destroy t >/dev/null 2>&1
 	wait $_recv; reaped $_recv
 	_bytes=$(sed -n 's/.*"memory_bytes":\([0-9]*\).*/\1/p' "$R/send.json")
@@ -235,13 +252,13 @@ tun_run() {
 	echo "$_thr" >>"$T/$1.thr"
 	echo "$_cpu" >>"$T/$1.cpu"
 	RESULT="$_thr MiB/s ($((_bytes / 1048576)) MiB in $((_t1 - _t0)) ms), mig-send $_cpu CPU s/GiB  ok"
-	[ "$1" = warmup ] && RESULT="$RESULT, not counted"
+	if [ "$1" = warmup ]; then RESULT="$RESULT, not counted"; fi
 }
 
 if want tunnelled; then
 	head -c $((TUN_MEM * 1048576)) /dev/urandom >"$T/ram.img" || die "no random data"
 	: >"$T/direct.thr"; : >"$T/tunnelled.thr"; : >"$T/direct.cpu"; : >"$T/tunnelled.cpu"
-	echo "bench-managed: $ROUNDS rounds of direct/--tunnelled alternated; guest ${TUN_MEM} MiB RAM of random data, no disk, over unix sockets"
+	echo "bench-managed: $ROUNDS rounds of direct/--tunnelled alternated; guest ${TUN_MEM} MiB RAM of random data${TUN_PAUSED:+ (paused)}, no disk, over unix sockets${TUN_BW:+, --bandwidth $TUN_BW}"
 	# The first migration after the file was written is slower, whichever way
 	# it goes (as in bench-tunnel.sh): one is not counted.
 	one "warm-up" tun_run t warmup
