@@ -991,6 +991,10 @@ settings:
 	if (o->storage == SEND_STORAGE_NONE && !o->dry_run &&
 	    send_peer_prepare(s, NULL) < 0)
 		return -1;
+	/* Managed: the socket is known once prepared (the tunnel's too). */
+	if (o->peer && o->parallel && o->migrate_uri.kind == ENDPOINT_UNIX &&
+	    send_qemu_sees(s, &o->migrate_uri) < 0)
+		return -1;
 	return 0;
 }
 
