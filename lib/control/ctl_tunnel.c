@@ -51,7 +51,7 @@ ctl_tunnel_rmdir(struct ctl_tunnel *t)
  * carries its rollback.
  */
 static void
-ctl_tunnel_child(struct ctl_tunnel *t, const struct mux_config *cfg,
+ctl_tunnel_child(struct ctl_tunnel *t, struct mux_config *cfg,
     pid_t parent, int rfd, int wfd, const uint8_t *pending, size_t npending,
     int ctl)
 {
@@ -71,6 +71,7 @@ ctl_tunnel_child(struct ctl_tunnel *t, const struct mux_config *cfg,
 	sigaddset(&block, SIGTERM);
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
 	sigdelset(&waitmask, SIGTERM);
+	cfg->waitmask = &waitmask;	/* SIGTERM is taken in the wait only */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(MUX_LOST);	/* the tool died before prctl */
