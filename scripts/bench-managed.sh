@@ -69,6 +69,17 @@ def() {
 }
 cfg() { _h=$1; shift; "$BIN/mig-config" --config-dir "$R/$_h/etc" --run-dir "$R/$_h/run" "$@"; }
 
+# listen_once: mig-recv --listen --once for the destination of $R, in the
+# background ($_recv), once it listens.
+listen_once() {
+	"$BIN/mig-recv" --listen "unix:$R/ctl.sock" --once \
+		--config-dir "$R/dst/etc" --run-dir "$R/dst/run" \
+		>/dev/null 2>"$R/recv.err" </dev/null &
+	_recv=$!
+	RUN_PIDS="$RUN_PIDS $_recv"
+	until_ok 10 "mig-recv to listen" test -S "$R/ctl.sock"
+}
+
 # run MODE: one migration in a fresh directory; appends its time.
 run() {
 	R=$T/run
@@ -104,12 +115,7 @@ run() {
 		printf '#!/bin/sh\nsed "s|%s/src/|%s/dst/|g"\n' "$R" "$R" >"$R/dst/etc/hooks/qemu"
 		chmod +x "$R/dst/etc/hooks/qemu"
 		T0=$(now_ms)
-		"$BIN/mig-recv" --listen "unix:$R/ctl.sock" --once \
-			--config-dir "$R/dst/etc" --run-dir "$R/dst/run" \
-			>/dev/null 2>"$R/recv.err" </dev/null &
-		_recv=$!
-		RUN_PIDS="$RUN_PIDS $_recv"
-		until_ok 10 "mig-recv to listen" test -S "$R/ctl.sock" || return 1
+		listen_once || return 1
 		"$BIN/mig-send" --domain g --config-dir "$R/src/etc" \
 			--run-dir "$R/src/run" --desturi "unix:$R/ctl.sock" \
 			--copy-storage-all --downtime "$DOWNTIME" \
@@ -212,12 +218,7 @@ tun_run() {
 	[ -z "$TUN_PAUSED" ] || printf '%s\n' '{"execute":"qmp_capabilities"}' \
 		'{"execute":"stop"}' | socat -t 2 - "UNIX-CONNECT:$R/src/run/t/ctl.sock" \
 		>/dev/null || { WHY="cannot pause the guest"; return 1; }
-	"$BIN/mig-recv" --listen "unix:$R/ctl.sock" --once \
-		--config-dir "$R/dst/etc" --run-dir "$R/dst/run" \
-		>/dev/null 2>"$R/recv.err" </dev/null &
-	_recv=$!
-	RUN_PIDS="$RUN_PIDS $_recv"
-	until_ok 10 "mig-recv to listen" test -S "$R/ctl.sock" || return 1
+	listen_once || return 1
 	_tun=
 	[ "$1" = tunnelled ] && _tun=--tunnelled	# else direct, or the warm-up
 	# The CPU of mig-send and its children (the tunnel's session): the

@@ -43,15 +43,8 @@ done >>"$T/g.def"
 host_start src create "$T/g.def"
 src_pid=$GUEST_PID
 wait_for 30 "counts from the source guest" has_counts 2 "$T/g.serial"
-mkdir -p "$T/dst/etc/hooks"
-printf '#!/bin/sh\nsed "s|%s/src/|%s/dst/|g"\n' "$T" "$T" >"$T/dst/etc/hooks/qemu"
-chmod +x "$T/dst/etc/hooks/qemu"
-
-"$BIN/mig-recv" --listen "unix:$T/ctl.sock" --once $(host_dirs dst) \
-	--verbose >"$T/recv.out" 2>"$T/recv.err" </dev/null &
-RECV_PID=$!
-track $RECV_PID
-wait_for 10 "mig-recv to listen" test -S "$T/ctl.sock"
+dst_hook_moves src
+listen_start --once
 send_start_with --domain g $(host_dirs src) --copy-storage-all \
 	--desturi "unix:$T/ctl.sock"
 expect_status send $SEND_PID 0

@@ -19,15 +19,8 @@ for a in $(disk_args vd0 "$T/src-disks/g.qcow2"); do echo "arg $a"; done >>"$T/g
 IN_NS=1 host_start src create "$T/g.def"
 src_pid=$GUEST_PID
 wait_for 30 "counts from the source guest" has_counts 2 "$T/g.serial"
-mkdir -p "$T/dst/etc/hooks"
-printf '#!/bin/sh\nsed "s|%s/src-disks/|%s/dst/|g"\n' "$T" "$T" >"$T/dst/etc/hooks/qemu"
-chmod +x "$T/dst/etc/hooks/qemu"
-
-"$BIN/mig-recv" --listen "unix:$T/ctl.sock" --once $(host_dirs dst) \
-	--verbose >"$T/recv.out" 2>"$T/recv.err" </dev/null &
-RECV_PID=$!
-track $RECV_PID
-wait_for 10 "mig-recv to listen" test -S "$T/ctl.sock"
+dst_hook_moves src-disks
+listen_start --once
 # mig-send's tunnel directory: in this /tmp, not in the QEMU's (and
 # removed whatever happens).
 outside=$(mktemp -d /tmp/mig-unseen.XXXXXX)

@@ -23,12 +23,6 @@ serve() {
 	track $SOCAT_PID
 	wait_for 10 "socat to listen" test -S "$T/ctl$1.sock"
 }
-# hook BODY: the destination's hooks/qemu.
-hook() {
-	mkdir -p "$T/dst/etc/hooks"
-	printf '#!/bin/sh\n%s\n' "$1" >"$T/dst/etc/hooks/qemu"
-	chmod +x "$T/dst/etc/hooks/qemu"
-}
 
 mkdir -p "$T/src/disks"
 serial=$T/g.serial
@@ -42,7 +36,7 @@ src_pid=$GUEST_PID
 wait_for 30 "counts from the source guest" has_counts 2 "$serial"
 
 # 1. A refusing hook: mig-send exits 1 with its reason; nothing changed.
-hook 'cat >/dev/null; echo "no room for $1 here" >&2; exit 3'
+dst_hook 'cat >/dev/null; echo "no room for $1 here" >&2; exit 3'
 serve 1
 send_start_with --domain g $(host_dirs src) --copy-storage-all --persistent \
 	--desturi "unix:$T/ctl1.sock"
@@ -59,7 +53,7 @@ host_config src list --json | grep -qF '[{"name":"g","state":"running","persiste
 
 # 2. A hook that rewrites the disk paths: the disk is created there, the
 # guest moves, and --persistent stores the rewritten definition.
-hook "sed 's|$T/src/|$T/dst/|g'"
+dst_hook_moves src
 sed "s|$T/src/|$T/dst/|g" "$T/g.def" >"$T/g.dst.def"
 serve 2
 send_start_with --domain g $(host_dirs src) --copy-storage-all \
@@ -101,7 +95,7 @@ cmp -s "$T/dst/etc/h.def" "$T/h.dst.def" || fail "offline: h not stored there"
 [ -e "$T/src/etc/h.def" ] && fail "offline --undefinesource: h still stored here"
 
 # 4. A paused source guest stays paused on the destination.
-hook 'cat'
+dst_hook 'cat'
 guest_def "$T/p.def" p "$T/p.serial"
 host_start src create "$T/p.def"
 ln -s "$T/src/run/p/qmp.sock" "$T/psrc.qmp"

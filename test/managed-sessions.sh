@@ -37,14 +37,8 @@ send() {
 guest g1
 guest g2
 guest g3
-mkdir -p "$T/dst/etc/hooks"
-printf '#!/bin/sh\nsed "s|%s/src/|%s/dst/|g"\n' "$T" "$T" >"$T/dst/etc/hooks/qemu"
-chmod +x "$T/dst/etc/hooks/qemu"
-"$BIN/mig-recv" --listen "unix:$T/ctl.sock" $(host_dirs dst) --verbose \
-	>"$T/recv.out" 2>"$T/recv.err" </dev/null &
-RECV_PID=$!
-track $RECV_PID
-wait_for 10 "mig-recv to listen" test -S "$T/ctl.sock"
+dst_hook_moves src
+listen_start
 
 # 1. Two at once.
 send g1

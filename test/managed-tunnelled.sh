@@ -42,10 +42,7 @@ guest() {
 	ln -s "$T/src/run/$1/log" "$T/src.log"
 	wait_for 30 "counts from the source guest" has_counts 2 "$T/$1.serial"
 	# The destination's hook puts the disk in its own directory.
-	mkdir -p "$T/dst/etc/hooks"
-	printf '#!/bin/sh\nsed "s|%s/src/|%s/dst/|g"\n' "$T" "$T" \
-		>"$T/dst/etc/hooks/qemu"
-	chmod +x "$T/dst/etc/hooks/qemu"
+	dst_hook_moves src
 }
 
 # moved NAME: the guest runs on the destination and went on counting, the
@@ -64,11 +61,7 @@ moved() {
 
 # 1. One unix socket: storage copy with writes during it, and --parallel.
 guest g1 4194304
-"$BIN/mig-recv" --listen "unix:$T/ctl.sock" --once $(host_dirs dst) \
-	--verbose >"$T/recv.out" 2>"$T/recv.err" </dev/null &
-RECV_PID=$!
-track $RECV_PID
-wait_for 10 "mig-recv to listen" test -S "$T/ctl.sock"
+listen_start --once
 send_start_with --domain g1 $(host_dirs src) --tunnelled --copy-storage-all \
 	--parallel --parallel-connections 4 --desturi "unix:$T/ctl.sock" -v
 copy_writes

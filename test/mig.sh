@@ -72,6 +72,28 @@ send_start_with() {
 	track $SEND_PID
 }
 
+# listen_start [ARGS...]: mig-recv --listen unix:$T/ctl.sock --verbose for
+# host dst in the background (RECV_PID; output in $T/recv.out and
+# $T/recv.err), once it listens.
+listen_start() {
+	: >"$T/recv.out"; : >"$T/recv.err"	# as in recv_start_with
+	"$BIN/mig-recv" --listen "unix:$T/ctl.sock" $(host_dirs dst) --verbose \
+		"$@" >"$T/recv.out" 2>"$T/recv.err" </dev/null &
+	RECV_PID=$!
+	track $RECV_PID
+	wait_for 10 "mig-recv to listen" test -S "$T/ctl.sock"
+}
+
+# dst_hook BODY: the destination's migrate hook, hooks/qemu, a shell script.
+dst_hook() {
+	mkdir -p "$T/dst/etc/hooks"
+	printf '#!/bin/sh\n%s\n' "$1" >"$T/dst/etc/hooks/qemu"
+	chmod +x "$T/dst/etc/hooks/qemu"
+}
+
+# dst_hook_moves DIR: a hook that moves the disks from $T/DIR/ to $T/dst/.
+dst_hook_moves() { dst_hook "sed 's|$T/$1/|$T/dst/|g'"; }
+
 # phase_seen PHASE: mig-send's JSON stream announced that phase.
 phase_seen() { grep -q "\"event\":\"phase\",\"phase\":\"$1\"" "$T/send.json"; }
 
