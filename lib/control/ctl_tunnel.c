@@ -202,7 +202,6 @@ ctl_tunnel_start(struct ctl_tunnel *t, int is_source, int rfd, int wfd,
 		ctl_tunnel_end(t, -1);
 		return -1;
 	}
-	sock_set_cloexec(ctl);
 	return ctl;
 fail:
 	for (i = 0; i < 2; i++)
